@@ -1,0 +1,8 @@
+import type { Output } from './output.js';
+
+/** What commands/index.ts hands each command: where to print, and the one place exit codes go. */
+export interface CommandContext {
+  readonly out: Output;
+  /** The process's exit code once the command returns: 0 ok, 1 failed check or bad input, 2 usage. */
+  exitCode: number;
+}

@@ -1,0 +1,50 @@
+import { Option, type Command } from 'commander';
+import { CONFIG_KEYS, CONFIG_KEY_NAMES, kebab, loadConfig, type ConfigKey, type LoadedConfig } from '../src/config/index.js';
+import { connectDatabase, embeddedTarget, type Database, type DbTarget } from '../src/db/index.js';
+
+const camel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Options every command that reads the configuration shares: --config and one flag per key. */
+export function addConfigOptions(cmd: Command, keys: readonly ConfigKey[] = CONFIG_KEY_NAMES): Command {
+  cmd.option('-c, --config <file>', 'JSON config file (else TEAMPASS_WS_CONFIG, ./teampass-ws.json, /etc/teampass-ws/config.json)');
+  for (const key of keys) {
+    const spec = CONFIG_KEYS[key];
+    const opt = new Option(`--${kebab(key)} <value>`, spec.description);
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+export interface ConfigFlags {
+  config?: string;
+  [flag: string]: unknown;
+}
+
+/** Commander's camelCase options back to config keys; values stay strings for the loader to check. */
+export function configFlags(opts: ConfigFlags): Partial<Record<ConfigKey, unknown>> {
+  const out: Partial<Record<ConfigKey, unknown>> = {};
+  for (const key of CONFIG_KEY_NAMES) {
+    const value = opts[camel(key)];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+export async function loadCommandConfig(opts: ConfigFlags): Promise<LoadedConfig> {
+  return loadConfig({ flags: configFlags(opts), configPath: opts.config });
+}
+
+export interface OpenedDatabase {
+  db: Database;
+  /** True when nothing named a database and the embedded demo file is used. */
+  embedded: boolean;
+}
+
+export function resolveDbTarget(loaded: LoadedConfig): { target: DbTarget; embedded: boolean } {
+  return loaded.dbTarget ? { target: loaded.dbTarget, embedded: false } : { target: embeddedTarget(), embedded: true };
+}
+
+export async function openDatabase(loaded: LoadedConfig): Promise<OpenedDatabase> {
+  const { target, embedded } = resolveDbTarget(loaded);
+  return { db: await connectDatabase(target, { prefix: loaded.config.prefix }), embedded };
+}

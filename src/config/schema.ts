@@ -1,0 +1,140 @@
+/**
+ * Every configuration key, with TeamPass's own key names and defaults where the PHP daemon has
+ * them. This table drives validation, the kebab-case flags, the TEAMPASS_WS_* env vars and the
+ * README reference, so a key exists in exactly one place.
+ */
+export type KeyType =
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'string'; allowEmpty?: boolean }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'list' }
+  | { kind: 'bool' };
+
+export interface KeySpec {
+  readonly type: KeyType;
+  readonly default: unknown;
+  readonly description: string;
+  /** Set when the key is this project's addition to TeamPass's configuration. */
+  readonly addition?: boolean;
+}
+
+const int = (min: number, max: number): KeyType => ({ kind: 'int', min, max });
+const MAX_INT = 2_147_483_647;
+
+export const CONFIG_KEYS = {
+  host: { type: { kind: 'string' }, default: '127.0.0.1', description: 'Address the daemon listens on' },
+  port: { type: int(1, 65535), default: 8080, description: 'TCP port for websocket and HTTP' },
+  db: {
+    type: { kind: 'string', allowEmpty: true },
+    default: '',
+    description: 'Database: mysql://user:pass@host:port/name or sqlite:<path> (empty: from --teampass-root, else the embedded demo)',
+    addition: true,
+  },
+  prefix: { type: { kind: 'string', allowEmpty: true }, default: 'teampass_', description: 'TeamPass table prefix (DB_PREFIX)', addition: true },
+  teampass_root: {
+    type: { kind: 'string', allowEmpty: true },
+    default: '',
+    description: "TeamPass's root folder: reads settings.php for the database and decrypts DB_PASSWD",
+    addition: true,
+  },
+  poll_interval_ms: { type: int(10, 60_000), default: 200, description: 'How often the events table is polled (ms)' },
+  poll_batch_size: { type: int(1, 10_000), default: 100, description: 'Events read per poll' },
+  max_connections_per_user: { type: int(1, 10_000), default: 5, description: 'Simultaneous connections per user' },
+  max_message_size: { type: int(64, 16 * 1024 * 1024), default: 65_536, description: 'Largest client message answered (bytes); larger ones get message_too_large' },
+  max_frame_bytes: {
+    type: int(1024, 64 * 1024 * 1024),
+    default: 1_048_576,
+    description: 'Hard cap on one incoming frame (bytes); larger frames close the connection with 1009',
+    addition: true,
+  },
+  rate_limit_messages: { type: int(1, 1_000_000), default: 10, description: 'Messages allowed per window per connection' },
+  rate_limit_window_ms: { type: int(1, 3_600_000), default: 1000, description: 'Rate limit window (ms)' },
+  ping_interval_sec: { type: int(1, 3600), default: 30, description: 'Server heartbeat interval (s)' },
+  pong_timeout_sec: { type: int(1, 86_400), default: 60, description: 'A connection silent this long is terminated (s)' },
+  log_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'JSON log file (empty: standard output only)' },
+  log_level: { type: { kind: 'enum', values: ['error', 'warn', 'info', 'debug'] }, default: 'info', description: 'Log level' },
+  event_retention_hours: { type: int(1, 24 * 365), default: 24, description: 'Processed events, expired tokens and closed connection rows are kept this long (h)' },
+  cleanup_interval_sec: { type: int(10, 86_400 * 7), default: 3600, description: 'How often old rows are cleaned up (s)' },
+  session_check_sec: { type: int(1, 86_400), default: 30, description: 'How often TeamPass sessions are re-checked (s)', addition: true },
+  access_refresh_sec: { type: int(1, 86_400), default: 300, description: 'Folder access is recomputed at least this often (s)', addition: true },
+  auth_timeout_sec: { type: int(1, 600), default: 10, description: 'Time for a connection to authenticate with a first message (s)', addition: true },
+  allowed_origins: {
+    type: { kind: 'list' },
+    default: [],
+    description: 'Origins allowed for browser connections, comma separated (empty: the host of cpassman_url, else the Host header)',
+    addition: true,
+  },
+  trusted_proxies: {
+    type: { kind: 'list' },
+    default: ['127.0.0.1', '::1'],
+    description: 'Proxy addresses whose X-Forwarded-For is believed, comma separated',
+    addition: true,
+  },
+  token_mode: {
+    type: { kind: 'enum', values: ['auto', 'reusable', 'single_use'] },
+    default: 'auto',
+    description: "Websocket token mode: reusable (TeamPass 3.2), single_use (3.1), auto (single_use when --teampass-root finds 3.1)",
+    addition: true,
+  },
+  jwt_secret: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'HS256 secret for API JWTs, when TeamPass does not provide one', addition: true },
+  wake_port: { type: int(0, 65535), default: 0, description: 'Loopback UDP port whose datagrams trigger an immediate poll (0: off)', addition: true },
+  gap_grace_ms: { type: int(0, 600_000), default: 10_000, description: 'How long a missing event id is waited for before it is given up (ms)', addition: true },
+  max_buffered_bytes: {
+    type: int(1024, MAX_INT),
+    default: 4 * 1024 * 1024,
+    description: 'Outgoing bytes a client may fall behind before it is closed as a slow consumer (4503)',
+    addition: true,
+  },
+  healthz_max_lag_ms: { type: int(100, 3_600_000), default: 30_000, description: '/healthz answers 503 when the poller is behind by more than this (ms)', addition: true },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+export interface Config {
+  host: string;
+  port: number;
+  db: string;
+  prefix: string;
+  teampass_root: string;
+  poll_interval_ms: number;
+  poll_batch_size: number;
+  max_connections_per_user: number;
+  max_message_size: number;
+  max_frame_bytes: number;
+  rate_limit_messages: number;
+  rate_limit_window_ms: number;
+  ping_interval_sec: number;
+  pong_timeout_sec: number;
+  log_file: string;
+  log_level: 'error' | 'warn' | 'info' | 'debug';
+  event_retention_hours: number;
+  cleanup_interval_sec: number;
+  session_check_sec: number;
+  access_refresh_sec: number;
+  auth_timeout_sec: number;
+  allowed_origins: string[];
+  trusted_proxies: string[];
+  token_mode: 'auto' | 'reusable' | 'single_use';
+  jwt_secret: string;
+  wake_port: number;
+  gap_grace_ms: number;
+  max_buffered_bytes: number;
+  healthz_max_lag_ms: number;
+}
+
+export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
+
+export function defaultConfig(): Config {
+  const out: Record<string, unknown> = {};
+  for (const key of CONFIG_KEY_NAMES) {
+    const value = CONFIG_KEYS[key].default;
+    out[key] = Array.isArray(value) ? [...value] : value;
+  }
+  return out as unknown as Config;
+}
+
+export const kebab = (key: string): string => key.replace(/_/g, '-');
+export const envName = (key: string): string => `TEAMPASS_WS_${key.toUpperCase()}`;
+
+/** Keys whose values must never be printed or logged. */
+export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(['jwt_secret', 'db']);

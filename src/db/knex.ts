@@ -1,0 +1,150 @@
+import knexFactory, { type Knex } from 'knex';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { TeampassWsError } from '../errors.js';
+import { describeDbTarget, type DbTarget } from './target.js';
+import { isValidPrefix, tableNames, type TableNames } from './tables.js';
+
+export interface Database {
+  readonly knex: Knex;
+  readonly client: 'mysql' | 'sqlite';
+  readonly prefix: string;
+  readonly t: TableNames;
+  readonly target: DbTarget;
+  /** `where` that names the target without its password. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  prefix: string;
+  poolMax?: number;
+  /** ms to wait for a connection before the query fails. */
+  acquireTimeoutMs?: number;
+}
+
+export function createDatabase(target: DbTarget, options: DatabaseOptions): Database {
+  if (!isValidPrefix(options.prefix)) {
+    throw new TeampassWsError('CONFIG_INVALID', `Invalid table prefix "${options.prefix}": use letters, digits and underscores only.`, {
+      suggestion: "Use TeamPass's DB_PREFIX, by default teampass_.",
+    });
+  }
+  let knex: Knex;
+  if (target.client === 'sqlite') {
+    if (target.filename !== ':memory:') mkdirSync(path.dirname(target.filename), { recursive: true });
+    knex = knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: target.filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          // WAL lets `emit` and other processes write while the daemon reads.
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('busy_timeout = 5000');
+          done(null, conn);
+        },
+      },
+    });
+  } else {
+    knex = knexFactory({
+      client: 'mysql2',
+      connection: {
+        host: target.host,
+        port: target.port,
+        user: target.user,
+        password: target.password,
+        database: target.database,
+        charset: 'utf8mb4',
+        connectTimeout: 5000,
+        ...(target.socketPath ? { socketPath: target.socketPath } : {}),
+        ...(target.ssl ? { ssl: {} } : {}),
+      },
+      pool: { min: 0, max: options.poolMax ?? 10 },
+      acquireConnectionTimeout: options.acquireTimeoutMs ?? 10_000,
+    });
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    knex,
+    client: target.client,
+    prefix: options.prefix,
+    t: tableNames(options.prefix),
+    target,
+    description: describeDbTarget(target),
+    close: () => (closed ??= knex.destroy()),
+  };
+}
+
+/** Maps a driver error to a one-line error with a hint; anything unrecognised keeps its message. */
+export function databaseError(err: unknown, db: Pick<Database, 'description'>): TeampassWsError {
+  if (err instanceof TeampassWsError) return err;
+  const e = err as { code?: string; errno?: number; message?: string; sqlMessage?: string };
+  const code = e.code ?? '';
+  const where = db.description;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return new TeampassWsError('DB_CONNECT', `Cannot connect to the database at ${where}: connection refused.`, {
+        suggestion: 'Start MariaDB/MySQL, or check the host and port.',
+        cause: err,
+      });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new TeampassWsError('DB_CONNECT', `Cannot connect to the database at ${where}: the host name does not resolve.`, {
+        suggestion: 'Check the host in --db or in TeamPass settings.php (DB_HOST).',
+        cause: err,
+      });
+    case 'ENOENT':
+      return new TeampassWsError('DB_CONNECT', `Cannot connect to the database at ${where}: no such socket.`, {
+        suggestion: 'Check the socket path, or use host:port.',
+        cause: err,
+      });
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_DBACCESS_DENIED_ERROR':
+    case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+      return new TeampassWsError('DB_AUTH', `The database refused the login at ${where}: access denied.`, {
+        suggestion: 'Check the user and password (with --teampass-root: DB_USER and the key file that decrypts DB_PASSWD).',
+        cause: err,
+      });
+    case 'ER_BAD_DB_ERROR':
+      return new TeampassWsError('DB_UNKNOWN_DATABASE', `The database server at ${where} has no such database.`, {
+        suggestion: "Check the database name (TeamPass's DB_NAME), or create it.",
+        cause: err,
+      });
+    case 'ETIMEDOUT':
+    case 'PROTOCOL_SEQUENCE_TIMEOUT':
+      return new TeampassWsError('DB_TIMEOUT', `Timed out connecting to the database at ${where}.`, {
+        suggestion: 'Check that the host is reachable and that no firewall drops the port.',
+        cause: err,
+      });
+    case 'SQLITE_CANTOPEN':
+      return new TeampassWsError('DB_CONNECT', `Cannot open the SQLite database ${where}.`, {
+        suggestion: 'Check that the folder exists and is writable by this user.',
+        cause: err,
+      });
+  }
+  const message = e.sqlMessage ?? e.message ?? String(err);
+  if (/Knex: Timeout acquiring a connection/.test(message)) {
+    return new TeampassWsError('DB_TIMEOUT', `Timed out waiting for a database connection to ${where}.`, {
+      suggestion: 'The database is unreachable or overloaded; check that it runs and accepts connections.',
+      cause: err,
+    });
+  }
+  return new TeampassWsError('DB_ERROR', `Database error at ${where}: ${message}`, {
+    suggestion: 'See the database server log for details.',
+    cause: err,
+  });
+}
+
+/** Opens the database and proves it answers, turning a failure into a one-line error. */
+export async function connectDatabase(target: DbTarget, options: DatabaseOptions): Promise<Database> {
+  const db = createDatabase(target, options);
+  try {
+    await db.knex.raw('select 1');
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw databaseError(err, db);
+  }
+  return db;
+}

@@ -1,0 +1,44 @@
+/** Row shapes of the tables the daemon reads and writes, as the drivers return them. */
+
+export type TargetType = 'user' | 'folder' | 'kb' | 'broadcast';
+export const TARGET_TYPES: readonly TargetType[] = ['user', 'folder', 'kb', 'broadcast'];
+
+export interface EventRow {
+  id: number;
+  event_type: string;
+  target_type: string;
+  target_id: number | null;
+  /** mysql2 returns JSON columns parsed; SQLite returns text. */
+  payload: unknown;
+  processed: number;
+  /** created_at as unix seconds, computed in SQL so the server's time zone cannot skew it. */
+  created_unix: number;
+}
+
+export interface TokenRow {
+  id: number;
+  user_id: number;
+  token: string;
+  used: number;
+}
+
+export interface UserRow {
+  id: number;
+  login: string;
+  name: string | null;
+  lastname: string | null;
+  admin: number;
+  gestionnaire: number;
+  disabled: number;
+  personal_folder: number;
+  key_tempo: string | null;
+  session_end: string | number | null;
+  deleted_at: string | number | null;
+}
+
+export interface MiscRow {
+  increment_id: number;
+  type: string;
+  intitule: string;
+  valeur: string | null;
+}

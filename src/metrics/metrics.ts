@@ -1,0 +1,40 @@
+import client from 'prom-client';
+
+/**
+ * The daemon's Prometheus metrics, on a registry of their own (no global default registry), so
+ * several daemons in one test process never share counters.
+ */
+export interface Metrics {
+  readonly registry: client.Registry;
+  readonly connections: client.Gauge;
+  readonly users: client.Gauge;
+  readonly subscriptions: client.Gauge<'channel'>;
+  readonly eventsDelivered: client.Counter<'event_type'>;
+  readonly eventsPolled: client.Counter;
+  readonly badEvents: client.Counter<'reason'>;
+  readonly pollLagSeconds: client.Gauge;
+  readonly authFailures: client.Counter<'reason'>;
+  readonly slowConsumerCloses: client.Counter;
+  readonly messagesReceived: client.Counter<'action'>;
+  readonly clientErrors: client.Counter<'error_code'>;
+}
+
+export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+  const registry = new client.Registry();
+  if (options.processMetrics ?? true) client.collectDefaultMetrics({ register: registry, prefix: 'teampass_ws_' });
+  const registers = [registry];
+  return {
+    registry,
+    connections: new client.Gauge({ name: 'teampass_ws_connections', help: 'Open authenticated websocket connections', registers }),
+    users: new client.Gauge({ name: 'teampass_ws_users', help: 'Distinct users with an open connection', registers }),
+    subscriptions: new client.Gauge({ name: 'teampass_ws_subscriptions', help: 'Active subscriptions by channel', labelNames: ['channel'], registers }),
+    eventsDelivered: new client.Counter({ name: 'teampass_ws_events_delivered_total', help: 'Event frames sent to clients, by event type', labelNames: ['event_type'], registers }),
+    eventsPolled: new client.Counter({ name: 'teampass_ws_events_polled_total', help: 'Rows read from websocket_events', registers }),
+    badEvents: new client.Counter({ name: 'teampass_ws_bad_events_total', help: 'Rows of websocket_events that could not be delivered, by reason', labelNames: ['reason'], registers }),
+    pollLagSeconds: new client.Gauge({ name: 'teampass_ws_poll_lag_seconds', help: 'Seconds since the poller last read the events table successfully', registers }),
+    authFailures: new client.Counter({ name: 'teampass_ws_auth_failures_total', help: 'Failed authentications, by reason', labelNames: ['reason'], registers }),
+    slowConsumerCloses: new client.Counter({ name: 'teampass_ws_slow_consumer_closes_total', help: 'Connections closed because they fell too far behind (4503)', registers }),
+    messagesReceived: new client.Counter({ name: 'teampass_ws_messages_received_total', help: 'Client messages, by action', labelNames: ['action'], registers }),
+    clientErrors: new client.Counter({ name: 'teampass_ws_client_errors_total', help: 'Error replies sent to clients, by error code', labelNames: ['error_code'], registers }),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The seam between the server (connections) and the bridge (events from the table): what the
+ * bridge may ask of a live connection and of the set of them. The server implements it; the
+ * bridge only depends on these types.
+ */
+export interface DeliveryTarget {
+  /** Unique per process, e.g. the websocket_connections resource_id. */
+  readonly id: string;
+  readonly userId: number;
+  readonly isAdmin: boolean;
+  readonly kbSubscribed: boolean;
+  isSubscribedToFolder(folderId: number): boolean;
+  /** The current folder-access verdict (TeamPass's rule, cached per user; JWT allowed_folders applied). */
+  mayAccessFolder(folderId: number): boolean;
+  /**
+   * Sends one serialised event frame. Frames arrive in id order; the connection drops any
+   * eventId at or below the last one it sent (no duplicate), and while a replay is running
+   * it holds live frames back until `endReplay` (no gap, no reordering).
+   */
+  deliver(eventId: number, frame: string): void;
+  /** Starts a replay: live deliveries are queued from here on. */
+  beginReplay(): void;
+  /** Sends a replayed frame immediately (ids ascending). */
+  deliverReplayed(eventId: number, frame: string): void;
+  /** Ends the replay: queued live frames newer than the last replayed id are sent in order. */
+  endReplay(): void;
+  /** Closes with a websocket close code, after any frames already sent. */
+  close(code: number, reason: string): void;
+}
+
+export interface ConnectionDirectory {
+  byUser(userId: number): Iterable<DeliveryTarget>;
+  folderSubscribers(folderId: number): Iterable<DeliveryTarget>;
+  kbSubscribers(): Iterable<DeliveryTarget>;
+  all(): Iterable<DeliveryTarget>;
+}
+
+/** What the bridge asks the server to do when certain user events pass by. */
+export interface UserEventHooks {
+  /** Recompute the user's access and drop subscriptions that lost it (telling the client). */
+  folderPermissionChanged(userId: number): Promise<void>;
+  /** After the session_expired frame went out: close the user's connections with 4401. */
+  sessionExpired(userId: number, reason: string): void;
+}
+
+/** What the server asks of the event bridge: the newest id, recovery, and its health. */
+export interface EventFeed {
+  /** The newest event id the poller has dispatched (0 before the first poll); sent in `connected`. */
+  lastEventId(): number;
+  /**
+   * Replays to one connection, in id order and filtered by the routing rules, the events after
+   * `sinceId` that it may see, then lets live delivery continue with no gap and no duplicate.
+   * `recovered` is false when `sinceId` is older than the retained history.
+   */
+  replay(target: DeliveryTarget, sinceId: number): Promise<{ recovered: boolean; replayed: number }>;
+  health(): FeedHealth;
+}
+
+export interface FeedHealth {
+  /** The last poll reached the database. */
+  dbReachable: boolean;
+  /** ms since the last successful poll. */
+  pollLagMs: number;
+  lastEventId: number;
+}
+
+/** An extra HTTP route on the daemon's port; returns true when it answered the request. */
+export type HttpRoute = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean | Promise<boolean>;

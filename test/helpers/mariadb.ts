@@ -1,0 +1,207 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
+
+/**
+ * A private MariaDB for the test run: its own datadir, port and socket, started once and shared
+ * by every suite. Without mariadbd, TEAMPASS_WS_TEST_MYSQL_URL names a server to use; with CI=true
+ * and neither, suites fail instead of skipping.
+ */
+export interface MariaDbServer {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** A root URL without a database. */
+  readonly baseUrl: string;
+  /** Creates an empty database and returns its URL. */
+  createDatabase(name?: string): Promise<string>;
+  /** Stops the server (for outage tests); `start` brings the same data back on the same port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  readonly managed: boolean;
+}
+
+const SEARCH = ['/usr/sbin/mariadbd', '/usr/bin/mariadbd', '/usr/sbin/mysqld', '/usr/local/bin/mariadbd'];
+
+function findBinary(name: string, extra: string[]): string | undefined {
+  for (const p of extra) if (existsSync(p)) return p;
+  const which = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  return which.status === 0 ? which.stdout.trim() || undefined : undefined;
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+let counter = 0;
+function uniqueName(): string {
+  counter += 1;
+  return `tpws_${process.pid}_${Date.now().toString(36)}_${counter}`;
+}
+
+async function createDb(baseUrl: string, name: string): Promise<string> {
+  const conn = await mysql.createConnection(baseUrl);
+  try {
+    await conn.query(`CREATE DATABASE \`${name}\` DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await conn.end();
+  }
+  return `${baseUrl.replace(/\/$/, '')}/${name}`;
+}
+
+class ManagedMariaDb implements MariaDbServer {
+  readonly host = '127.0.0.1';
+  readonly user = 'root';
+  readonly password = '';
+  readonly managed = true;
+  private child?: ChildProcess;
+  constructor(
+    private readonly binary: string,
+    private readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  get baseUrl(): string {
+    return `mysql://root@127.0.0.1:${this.port}/`;
+  }
+
+  createDatabase(name = uniqueName()): Promise<string> {
+    return createDb(this.baseUrl, name);
+  }
+
+  async start(): Promise<void> {
+    if (this.child) return;
+    const args = [
+      `--no-defaults`,
+      `--datadir=${path.join(this.dir, 'data')}`,
+      `--port=${this.port}`,
+      `--bind-address=127.0.0.1`,
+      `--socket=${path.join(this.dir, 'mysqld.sock')}`,
+      `--pid-file=${path.join(this.dir, 'mysqld.pid')}`,
+      `--log-error=${path.join(this.dir, 'error.log')}`,
+      '--skip-name-resolve',
+      '--innodb-buffer-pool-size=64M',
+      '--innodb-log-file-size=16M',
+      '--innodb-flush-log-at-trx-commit=2',
+      '--max-connections=500',
+      ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+    ];
+    const child = spawn(this.binary, args, { stdio: 'ignore' });
+    this.child = child;
+    child.once('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const conn = await mysql.createConnection({ host: this.host, port: this.port, user: 'root' });
+        await conn.end();
+        return;
+      } catch (err) {
+        if (!this.child) throw new Error(`mariadbd exited at start; see ${path.join(this.dir, 'error.log')}`);
+        if (Date.now() > deadline) throw new Error(`mariadbd did not accept connections in 30 s: ${(err as Error).message}`);
+        await sleep(100);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(20_000)]);
+    if (this.child === child) child.kill('SIGKILL');
+    this.child = undefined;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+class ExternalMariaDb implements MariaDbServer {
+  readonly managed = false;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly baseUrl: string;
+  constructor(url: string) {
+    const u = new URL(url);
+    this.host = u.hostname;
+    this.port = Number(u.port || 3306);
+    this.user = decodeURIComponent(u.username);
+    this.password = decodeURIComponent(u.password);
+    u.pathname = '/';
+    this.baseUrl = u.toString();
+  }
+  createDatabase(name = uniqueName()): Promise<string> {
+    return createDb(this.baseUrl, name);
+  }
+  async stop(): Promise<void> {
+    throw new Error('cannot stop an external MariaDB (TEAMPASS_WS_TEST_MYSQL_URL); install mariadb-server for outage tests');
+  }
+  async start(): Promise<void> {}
+}
+
+let shared: Promise<MariaDbServer | null> | undefined;
+let managed: ManagedMariaDb | undefined;
+
+async function boot(): Promise<MariaDbServer | null> {
+  const binary = findBinary('mariadbd', SEARCH);
+  const installDb = findBinary('mariadb-install-db', ['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db']);
+  if (binary && installDb) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tpws-mariadb-'));
+    const init = spawnSync(
+      installDb,
+      [
+        '--no-defaults',
+        `--datadir=${path.join(dir, 'data')}`,
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (init.status !== 0) {
+      writeFileSync(path.join(dir, 'install.log'), `${init.stdout}\n${init.stderr}`);
+      throw new Error(`mariadb-install-db failed (exit ${init.status}): ${init.stderr.slice(-500)}`);
+    }
+    managed = new ManagedMariaDb(binary, dir, await freePort());
+    await managed.start();
+    return managed;
+  }
+  const url = process.env.TEAMPASS_WS_TEST_MYSQL_URL;
+  if (url) return new ExternalMariaDb(url);
+  if (process.env.CI === 'true') {
+    throw new Error('CI=true but MariaDB is not available: install mariadb-server (mariadbd) or set TEAMPASS_WS_TEST_MYSQL_URL');
+  }
+  return null;
+}
+
+/** The shared test server, or null on a developer machine without MariaDB (never in CI). */
+export function mariaDb(): Promise<MariaDbServer | null> {
+  shared ??= boot();
+  return shared;
+}
+
+/** Called once after the whole run (root hook). */
+export async function shutdownMariaDb(): Promise<void> {
+  await managed?.destroy();
+  managed = undefined;
+  shared = undefined;
+}
