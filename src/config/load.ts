@@ -206,9 +206,19 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
       password: teampass.db.password,
       database: teampass.db.database,
       ssl: Boolean(teampass.db.ssl),
+      ...localSocket(teampass.db.host),
     };
   }
 
   const tokenMode = final.token_mode === 'auto' ? (teampass?.version === '3.1' ? 'single_use' : 'reusable') : final.token_mode;
   return { config: final, sources, configFile, teampass, dbTarget, tokenMode };
+}
+
+const MYSQL_SOCKETS = ['/run/mysqld/mysqld.sock', '/var/run/mysqld/mysqld.sock', '/var/lib/mysql/mysql.sock', '/tmp/mysql.sock'];
+
+/** PHP's mysqli reads DB_HOST "localhost" as the local socket; a 'user'@'localhost' grant needs it. */
+function localSocket(host: string): { socketPath?: string } {
+  if (host !== 'localhost') return {};
+  const socketPath = MYSQL_SOCKETS.find((p) => existsSync(p));
+  return socketPath ? { socketPath } : {};
 }
