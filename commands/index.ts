@@ -14,10 +14,14 @@ export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('teampass-ws')
     .description('Real-time notifications for TeamPass: a drop-in replacement for its PHP websocket daemon, and the commands around it.')
     .version(packageVersion(), '-V, --version', 'print the version')
-    .showHelpAfterError('(run with --help for usage)')
+    .showHelpAfterError('(run "teampass-ws --help" for usage)')
     .exitOverride();
-  const commands = [migrateCommand(ctx)];
-  for (const cmd of commands) program.addCommand(cmd.exitOverride());
+  const commands = [
+    migrateCommand(ctx),
+  ];
+  for (const cmd of commands) {
+    program.addCommand(cmd.exitOverride().showHelpAfterError(`(run "teampass-ws ${cmd.name()} --help" for usage)`));
+  }
   return program;
 }
 
