@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isTeampassWsError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
 import { migrateCommand } from './migrate.js';
+import { emitCommand } from './emit.js';
 import { terminalOutput, type Output } from './output.js';
 
 function packageVersion(): string {
@@ -18,6 +19,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .exitOverride();
   const commands = [
     migrateCommand(ctx),
+    emitCommand(ctx),
   ];
   for (const cmd of commands) {
     program.addCommand(cmd.exitOverride().showHelpAfterError(`(run "teampass-ws ${cmd.name()} --help" for usage)`));

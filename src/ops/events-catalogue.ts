@@ -1,0 +1,130 @@
+import type { TargetType } from '../db/rows.js';
+
+/**
+ * The events TeamPass's PHP producers write (TEAMPASS.md, "Producers"): where each one goes and
+ * what its payload holds, so `emit` can check a payload and find its target the way TeamPass
+ * would. Any other event type is still deliverable; it just has nothing to check against.
+ */
+export interface EventSpec {
+  readonly target: TargetType;
+  /**
+   * Payload fields that must be present. Several alternatives are given where TeamPass writes
+   * two shapes (e.g. folder_permission_changed); the payload must satisfy one of them.
+   */
+  readonly required: ReadonlyArray<readonly string[]>;
+  /** Payload fields naming the target id, in order of preference; item_moved lists both folders (one row each). */
+  readonly targetFields?: readonly string[];
+  /** Write one row per distinct id among targetFields instead of the first one found. */
+  readonly rowPerTarget?: boolean;
+  /** Allowed values of some fields. */
+  readonly values?: Readonly<Record<string, readonly string[]>>;
+  readonly description: string;
+}
+
+const itemEvent = (actor: string, description: string): EventSpec => ({
+  target: 'folder',
+  required: [['item_id', 'folder_id', 'label', actor]],
+  targetFields: ['folder_id'],
+  description,
+});
+const folderEvent = (actor: string, targetFields: string[], description: string): EventSpec => ({
+  target: 'folder',
+  required: [['folder_id', 'title', 'parent_id', actor]],
+  targetFields,
+  description,
+});
+const kbEvent = (actor: string, description: string): EventSpec => ({
+  target: 'kb',
+  required: [['kb_id', 'label', actor]],
+  description,
+});
+const TASK_FIELDS = ['task_id', 'task_type', 'progress', 'total', 'status', 'percent', 'message'];
+
+export const EVENT_CATALOGUE: Readonly<Record<string, EventSpec>> = {
+  item_created: itemEvent('created_by', 'An item was created in a folder'),
+  item_updated: itemEvent('updated_by', 'An item was changed'),
+  item_deleted: itemEvent('deleted_by', 'An item was deleted'),
+  item_copied: {
+    target: 'folder',
+    required: [['item_id', 'new_item_id', 'folder_id', 'label', 'copied_by']],
+    targetFields: ['folder_id'],
+    description: 'An item was copied (to the destination folder)',
+  },
+  item_moved: {
+    target: 'folder',
+    required: [['item_id', 'from_folder_id', 'to_folder_id', 'label', 'moved_by']],
+    targetFields: ['from_folder_id', 'to_folder_id'],
+    rowPerTarget: true,
+    description: 'An item moved between folders (one row for the source, one for the destination)',
+  },
+  item_edition_started: {
+    target: 'folder',
+    required: [['item_id', 'folder_id', 'user_id', 'user_login', 'user_display_name']],
+    targetFields: ['folder_id'],
+    description: 'A user started editing an item (edition lock)',
+  },
+  item_edition_stopped: {
+    target: 'folder',
+    required: [['item_id', 'folder_id', 'user_id', 'user_login', 'user_display_name']],
+    targetFields: ['folder_id'],
+    description: 'A user stopped editing an item',
+  },
+  // A new or deleted folder is news for its parent's subscribers; a changed folder for its own.
+  folder_created: folderEvent('created_by', ['parent_id', 'folder_id'], 'A folder was created (sent to its parent)'),
+  folder_updated: folderEvent('updated_by', ['folder_id'], 'A folder was changed'),
+  folder_deleted: folderEvent('deleted_by', ['parent_id', 'folder_id'], 'A folder was deleted (sent to its parent)'),
+  folder_permission_changed: {
+    target: 'user',
+    required: [['role_id', 'folders', 'access'], ['source']],
+    description: "A user's folder access changed: the daemon recomputes it and drops lost subscriptions",
+  },
+  kb_created: kbEvent('created_by', 'A knowledge-base entry was created'),
+  kb_updated: kbEvent('updated_by', 'A knowledge-base entry was changed'),
+  kb_deleted: kbEvent('deleted_by', 'A knowledge-base entry was deleted'),
+  kb_edition_started: {
+    target: 'kb',
+    required: [['kb_id', 'user_id', 'user_login', 'user_display_name']],
+    description: 'A user started editing a knowledge-base entry',
+  },
+  kb_edition_stopped: {
+    target: 'kb',
+    required: [['kb_id', 'user_id', 'user_login', 'user_display_name']],
+    description: 'A user stopped editing a knowledge-base entry',
+  },
+  task_progress: { target: 'user', required: [TASK_FIELDS], description: 'Progress of a background task' },
+  task_completed: { target: 'user', required: [TASK_FIELDS], description: 'A background task finished' },
+  user_keys_ready: {
+    target: 'user',
+    required: [['task_id', 'task_type', 'status'], ['user_id', 'status', 'message']],
+    targetFields: ['user_id'],
+    description: "A user's encryption keys are ready",
+  },
+  session_expired: {
+    target: 'user',
+    required: [['reason']],
+    values: { reason: ['session_timeout', 'account_deleted', 'account_disabled'] },
+    description: "The user's session ended: the daemon closes their connections (4401)",
+  },
+  security_nudge: {
+    target: 'user',
+    required: [['breached', 'weak', 'reused', 'overdue', 'total']],
+    description: 'Password health counters for a user',
+  },
+  fields_updated: {
+    target: 'broadcast',
+    required: [['action', 'label', 'changed_by'], ['action', 'item_type', 'changed_by']],
+    description: 'Custom fields or item types changed',
+  },
+  system_maintenance: { target: 'broadcast', required: [['message']], description: 'A maintenance notice for everyone' },
+  ldap_sync_progress: { target: 'broadcast', required: [[]], description: 'LDAP synchronisation progress' },
+  ldap_sync_completed: { target: 'broadcast', required: [[]], description: 'LDAP synchronisation finished' },
+  import_progress: { target: 'user', required: [[]], description: 'Import progress' },
+  import_completed: { target: 'user', required: [[]], description: 'Import finished' },
+  export_ready: { target: 'user', required: [[]], description: 'An export is ready to download' },
+};
+
+export function eventSpec(eventType: string): EventSpec | undefined {
+  return Object.prototype.hasOwnProperty.call(EVENT_CATALOGUE, eventType) ? EVENT_CATALOGUE[eventType] : undefined;
+}
+
+export const KNOWN_EVENT_TYPES: readonly string[] = Object.keys(EVENT_CATALOGUE);
