@@ -1,0 +1,226 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+
+/**
+ * A small server speaking TeamPass's wire protocol over real sockets, scripted per test: enough
+ * of the daemon's behaviour (login, replies, event replay after `since`) to drive the browser
+ * client through reconnects. The real daemon is exercised in the browser tests.
+ */
+
+export interface ClientFrame {
+  action?: string;
+  request_id?: string;
+  channel?: string;
+  data?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+export interface StoredEvent {
+  id: number;
+  event: string;
+  data: unknown;
+}
+
+export class ServerConnection {
+  readonly frames: ClientFrame[] = [];
+  readonly query: URLSearchParams;
+  authenticated = false;
+  closed = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly path: string,
+  ) {
+    this.query = new URL(path, 'ws://x').searchParams;
+    socket.on('message', (raw) => {
+      this.frames.push(JSON.parse(String(raw)) as ClientFrame);
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+  }
+
+  send(frame: Record<string, unknown>): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  framesWith(action: string): ClientFrame[] {
+    return this.frames.filter((f) => f.action === action);
+  }
+
+  /** Resolves with the first frame (past or future) matching `match`. */
+  nextFrame(match: (f: ClientFrame) => boolean, timeoutMs = 5000): Promise<ClientFrame> {
+    return waitUntil(() => this.frames.find(match), timeoutMs, `a frame from the client`, (w) => this.addWaiter(w));
+  }
+
+  private addWaiter(w: () => void): () => void {
+    this.waiters.add(w);
+    return () => this.waiters.delete(w);
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
+
+export interface HarnessOptions {
+  /** Tokens the server accepts; every reconnect_token it hands out is accepted too. */
+  tokens?: string[];
+  /** Answer logins, subscribes and pings (false: the test scripts every frame). */
+  auto?: boolean;
+  /** Leave out reconnect_token from `connected` (a JWT login). */
+  noReconnectToken?: boolean;
+}
+
+export class ClientHarness {
+  readonly connections: ServerConnection[] = [];
+  readonly events: StoredEvent[] = [];
+  readonly acceptedTokens: Set<string>;
+  private wss: WebSocketServer | null = null;
+  private readonly waiters = new Set<() => void>();
+  private reconnectCounter = 0;
+  port = 0;
+
+  constructor(private readonly options: HarnessOptions = {}) {
+    this.acceptedTokens = new Set(options.tokens ?? ['a'.repeat(64)]);
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  async start(port = this.port): Promise<this> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port });
+    await once(wss, 'listening');
+    this.port = (wss.address() as AddressInfo).port;
+    wss.on('connection', (socket, req) => {
+      const conn = new ServerConnection(socket, req.url ?? '/');
+      this.connections.push(conn);
+      if (this.options.auto !== false) this.serve(conn);
+      socket.on('message', () => this.wake());
+      socket.on('close', () => this.wake());
+      this.wake();
+    });
+    this.wss = wss;
+    return this;
+  }
+
+  /** Closes the listening socket and every connection (1001, as a daemon shutting down). */
+  async stop(): Promise<void> {
+    const wss = this.wss;
+    if (!wss) return;
+    this.wss = null;
+    for (const client of wss.clients) client.close(1001, 'Server shutting down');
+    for (const client of wss.clients) client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+
+  /** Stores an event and sends it to every logged-in connection, as the daemon's poller would. */
+  publish(event: string, data: unknown, options: { live?: boolean } = {}): StoredEvent {
+    const stored = { id: (this.events.at(-1)?.id ?? 0) + 1, event, data };
+    this.events.push(stored);
+    if (options.live !== false) for (const c of this.connections) if (c.authenticated && !c.closed) this.sendEvent(c, stored);
+    return stored;
+  }
+
+  sendEvent(conn: ServerConnection, e: StoredEvent): void {
+    conn.send({ type: 'event', event: e.event, data: e.data, timestamp: 1_700_000_000 + e.id, event_id: e.id });
+  }
+
+  connection(index: number, timeoutMs = 5000): Promise<ServerConnection> {
+    return waitUntil(() => this.connections[index], timeoutMs, `connection #${index + 1}`, (w) => this.addWaiter(w));
+  }
+
+  private serve(conn: ServerConnection): void {
+    const token = conn.query.get('token') ?? '';
+    if (!this.acceptedTokens.has(token)) {
+      conn.send({ type: 'error', error_code: 'auth_failed', message: 'Authentication failed' });
+      conn.socket.close(4401, 'Authentication failed');
+      return;
+    }
+    conn.authenticated = true;
+    this.reconnectCounter += 1;
+    const reconnectToken = `${String(this.reconnectCounter).padStart(2, '0')}${'b'.repeat(62)}`;
+    this.acceptedTokens.add(reconnectToken);
+    const lastEventId = this.events.at(-1)?.id ?? 0;
+    conn.send({
+      type: 'connected',
+      user_id: 7,
+      user_login: 'alice',
+      user_display_name: 'Alice',
+      server_time: 1_700_000_000,
+      config: { ping_interval: 30 },
+      ...(this.options.noReconnectToken ? {} : { reconnect_token: reconnectToken }),
+      last_event_id: lastEventId,
+    });
+    const since = conn.query.get('since');
+    if (since !== null) for (const e of this.events) if (e.id > Number(since)) this.sendEvent(conn, e);
+    conn.socket.on('message', (raw) => {
+      const f = JSON.parse(String(raw)) as ClientFrame;
+      if (f.action === 'ping') conn.send({ type: 'pong', timestamp: 1_700_000_000, request_id: f.request_id });
+      else if (f.action === 'subscribe' && f.channel === 'folder') {
+        conn.send({ type: 'response', status: 'success', action: 'subscribed', channel: 'folder', folder_id: f.data?.folder_id, locked_items: [], viewing_items: [], request_id: f.request_id });
+      } else if (f.action === 'subscribe' && f.channel === 'kb') {
+        conn.send({ type: 'response', status: 'success', action: 'subscribed', channel: 'kb', locked_kbs: [], viewing_kbs: [], request_id: f.request_id });
+      } else if (f.action === 'unsubscribe') {
+        conn.send({ type: 'response', status: 'success', action: 'unsubscribed', channel: f.channel, folder_id: f.data?.folder_id, request_id: f.request_id });
+      } else if (f.action === 'get_status') {
+        conn.send({ type: 'status', connected: true, user_id: 7, request_id: f.request_id });
+      }
+    });
+  }
+
+  private addWaiter(w: () => void): () => void {
+    this.waiters.add(w);
+    return () => this.waiters.delete(w);
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
+
+/**
+ * Resolves with the first truthy value of `probe`, re-checked whenever `subscribe`'s source
+ * wakes it and every 10 ms besides; rejects after `timeoutMs` naming what it waited for.
+ */
+export function waitUntil<T>(
+  probe: () => T | undefined | null | false,
+  timeoutMs = 5000,
+  what = 'a condition',
+  subscribe?: (wake: () => void) => () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let unsubscribe: (() => void) | undefined;
+    const finish = (value?: T, err?: Error) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      unsubscribe?.();
+      if (err) reject(err);
+      else resolve(value as T);
+    };
+    const check = () => {
+      const value = probe();
+      if (value) finish(value);
+    };
+    const timer = setTimeout(() => finish(undefined, new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    const poll = setInterval(check, 10);
+    unsubscribe = subscribe?.(check);
+    check();
+  });
+}
+
+/** A logger that keeps what the client prints out of the test output, for assertions. */
+export function quietLogger(): { log: () => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void; lines: unknown[][] } {
+  const lines: unknown[][] = [];
+  return {
+    lines,
+    log: () => undefined,
+    warn: (...a: unknown[]) => void lines.push(a),
+    error: (...a: unknown[]) => void lines.push(a),
+  };
+}
