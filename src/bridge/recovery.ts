@@ -1,0 +1,85 @@
+import { databaseError, type Database } from '../db/knex.js';
+import { TeampassWsError } from '../errors.js';
+import type { DeliveryTarget } from '../server/delivery.js';
+import { isBadEvent, parseEventRow } from './event-frame.js';
+import type { EventsRepository } from './events-repo.js';
+import { mayReceive } from './router.js';
+
+export interface ReplayResult {
+  recovered: boolean;
+  replayed: number;
+}
+
+export interface RecoveryDeps {
+  db: Database;
+  repo: EventsRepository;
+  /** The poller's dispatched position, read synchronously. */
+  position(): number;
+  batchSize: number;
+}
+
+/**
+ * Whether every event after `sinceId` is still in the table. Cleanup deletes the oldest rows, so
+ * the retained rows are the ids from the oldest one on. The history is complete after `sinceId`
+ * when the oldest retained id is at most sinceId + 1 (with an empty table: when nothing was
+ * dispatched after sinceId). An id newer than anything this database holds or the poller has
+ * dispatched belongs to another history (a restored or different database): not recovered.
+ */
+export function isRecoverable(sinceId: number, bounds: { oldest: number | null; newest: number | null }, position: number): boolean {
+  const newest = Math.max(bounds.newest ?? 0, position);
+  const oldest = bounds.oldest ?? position + 1;
+  return sinceId <= newest && sinceId >= oldest - 1;
+}
+
+/**
+ * Replays to one connection the events after `sinceId`, by the live routing rule.
+ *
+ * No gap, no duplicate: `beginReplay` makes the connection queue live frames, and the replay's
+ * upper bound is the poller's position read in the same synchronous step. Every event at or below
+ * it was delivered live before the queue existed and is replayed from the table; every event
+ * above it is delivered live into the queue, which `endReplay` flushes after the replayed ones.
+ *
+ * session_expired is not replayed: the connection replaying was authenticated after it, so it
+ * describes a session that has already ended, and TeamPass's page would log the user out.
+ */
+export class Recovery {
+  constructor(private readonly deps: RecoveryDeps) {}
+
+  async replay(target: DeliveryTarget, sinceId: number): Promise<ReplayResult> {
+    if (!Number.isSafeInteger(sinceId) || sinceId < 0) {
+      throw new TeampassWsError('INPUT', `since must be a non-negative event id, not ${String(sinceId)}.`, {
+        suggestion: 'Send the event_id of the last event the client received.',
+      });
+    }
+    target.beginReplay();
+    const upTo = this.deps.position();
+    let replayed = 0;
+    try {
+      const recovered = isRecoverable(sinceId, await this.query(this.deps.repo.bounds()), upTo);
+      let after = sinceId;
+      while (after < upTo) {
+        const rows = await this.query(this.deps.repo.readAfter(after, this.deps.batchSize, upTo));
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          after = Number(row.id);
+          const event = parseEventRow(row);
+          if (isBadEvent(event) || event.eventType === 'session_expired') continue;
+          if (!mayReceive(target, event)) continue;
+          target.deliverReplayed(event.id, event.frame);
+          replayed += 1;
+        }
+      }
+      return { recovered, replayed };
+    } finally {
+      target.endReplay();
+    }
+  }
+
+  private async query<T>(pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } catch (err) {
+      throw databaseError(err, this.deps.db);
+    }
+  }
+}
