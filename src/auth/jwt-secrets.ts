@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import type { MiscSettings } from '../access/index.js';
+import type { Logger } from '../log/index.js';
+import { decryptDefuse, loadDefuseKey, trimDefuseTrailingWhitespace, type TeampassSettings } from '../teampass/index.js';
+
+export type JwtSecretKind = 'teampass_3_2' | 'teampass_3_1' | 'config';
+
+/** One way an API token may be signed, with the claim checks that go with it. */
+export interface JwtSecret {
+  readonly kind: JwtSecretKind;
+  readonly secret: string;
+  readonly audience?: string;
+  readonly issuers?: string[];
+  /** Clock tolerance for exp / nbf / iat (s). */
+  readonly leewaySec: number;
+  /** TeamPass 3.2 records every API session: the token's jti must be there and not revoked. */
+  readonly checkJti: boolean;
+}
+
+export const TEAMPASS_API_AUDIENCE = 'teampass-api';
+export const TEAMPASS_32_LEEWAY_SEC = 60;
+
+function issuersFor(url: string): string[] | undefined {
+  const trimmed = url.trim();
+  if (!trimmed) return undefined;
+  const bare = trimmed.replace(/\/+$/, '');
+  return [...new Set([trimmed, bare, `${bare}/`])];
+}
+
+/**
+ * The secrets an API token may be signed with: TeamPass 3.2's misc api_jwt_secret (decrypted
+ * with the install's key when TeamPass marks it encrypted), 3.1's DB_PASSWD string, and
+ * jwt_secret from this daemon's configuration. Rebuilt only when the setting changes.
+ */
+export class JwtKeyring {
+  private cacheKey: string | undefined;
+  private secrets: JwtSecret[] = [];
+
+  constructor(
+    private readonly settings: MiscSettings,
+    private readonly teampass: TeampassSettings | undefined,
+    private readonly configSecret: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async current(): Promise<JwtSecret[]> {
+    const api = this.settings.get('api_jwt_secret');
+    const cpassmanUrl = this.settings.value('cpassman_url');
+    const key = JSON.stringify([api?.value ?? '', api?.encrypted ?? false, cpassmanUrl]);
+    if (key === this.cacheKey) return this.secrets;
+    const out: JwtSecret[] = [];
+    const apiSecret = api && api.value !== '' ? await this.plainApiSecret(api.value, api.encrypted) : undefined;
+    if (apiSecret) {
+      out.push({
+        kind: 'teampass_3_2',
+        secret: apiSecret,
+        audience: TEAMPASS_API_AUDIENCE,
+        issuers: issuersFor(cpassmanUrl),
+        leewaySec: TEAMPASS_32_LEEWAY_SEC,
+        checkJti: true,
+      });
+    }
+    if (this.teampass?.version === '3.1' && this.teampass.rawDbPasswd) {
+      out.push({ kind: 'teampass_3_1', secret: this.teampass.rawDbPasswd, leewaySec: 0, checkJti: false });
+    }
+    if (this.configSecret) out.push({ kind: 'config', secret: this.configSecret, leewaySec: 0, checkJti: false });
+    this.cacheKey = key;
+    this.secrets = out;
+    return out;
+  }
+
+  private async plainApiSecret(value: string, encrypted: boolean): Promise<string | undefined> {
+    if (!encrypted) return value;
+    const keyFile = this.teampass?.keyFilePath;
+    if (!keyFile) {
+      this.logger.warn('TeamPass api_jwt_secret is encrypted but no TeamPass key file is known: API tokens cannot be checked', {
+        suggestion: 'Start the daemon with --teampass-root so it can read the key file',
+      });
+      return undefined;
+    }
+    try {
+      const key = loadDefuseKey(trimDefuseTrailingWhitespace(await readFile(keyFile, 'utf8')), keyFile);
+      return decryptDefuse(value, key);
+    } catch (err) {
+      this.logger.warn('Cannot decrypt TeamPass api_jwt_secret with the install key file: API tokens cannot be checked', { error: (err as Error).message });
+      return undefined;
+    }
+  }
+}
