@@ -1,0 +1,7 @@
+export * from './banner.js';
+export * from './client-route.js';
+export * from './dataset.js';
+export * from './emit.js';
+export * from './page.js';
+export * from './prepare.js';
+export * from './routes.js';
