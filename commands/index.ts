@@ -4,6 +4,7 @@ import { isTeampassWsError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
 import { migrateCommand } from './migrate.js';
 import { emitCommand } from './emit.js';
+import { tailLogsCommand } from './tail-logs.js';
 import { terminalOutput, type Output } from './output.js';
 
 function packageVersion(): string {
@@ -20,6 +21,7 @@ export function buildProgram(ctx: CommandContext): Command {
   const commands = [
     migrateCommand(ctx),
     emitCommand(ctx),
+    tailLogsCommand(ctx),
   ];
   for (const cmd of commands) {
     program.addCommand(cmd.exitOverride().showHelpAfterError(`(run "teampass-ws ${cmd.name()} --help" for usage)`));
