@@ -45,13 +45,6 @@ export class GapTracker {
     return since === undefined ? 0 : nowMs - since;
   }
 
-  /** The earliest moment any tracked gap reaches `ageMs` (for scheduling the next look). */
-  nextDeadline(ageMs: number): number | undefined {
-    let first: number | undefined;
-    for (const g of this.gaps) if (first === undefined || g.since + ageMs < first) first = g.since + ageMs;
-    return first;
-  }
-
   /** Everything at or below `id` is resolved: forget it. */
   resolvedUpTo(id: number): void {
     this.gaps = this.gaps.filter((g) => g.to > id).map((g) => (g.from <= id ? { ...g, from: id + 1 } : g));
