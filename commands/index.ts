@@ -5,6 +5,7 @@ import type { CommandContext } from './context.js';
 import { migrateCommand } from './migrate.js';
 import { emitCommand } from './emit.js';
 import { tailLogsCommand } from './tail-logs.js';
+import { installSystemdCommand } from './install-systemd.js';
 import { terminalOutput, type Output } from './output.js';
 
 function packageVersion(): string {
@@ -22,6 +23,7 @@ export function buildProgram(ctx: CommandContext): Command {
     migrateCommand(ctx),
     emitCommand(ctx),
     tailLogsCommand(ctx),
+    installSystemdCommand(ctx),
   ];
   for (const cmd of commands) {
     program.addCommand(cmd.exitOverride().showHelpAfterError(`(run "teampass-ws ${cmd.name()} --help" for usage)`));
