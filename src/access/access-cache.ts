@@ -56,6 +56,11 @@ export class AccessCache {
     return !cached || Date.now() - cached.computedAtMs >= this.refreshMs;
   }
 
+  /** Drops the verdicts of users no longer connected. */
+  retainOnly(userIds: ReadonlySet<number>): void {
+    for (const userId of [...this.entries.keys()]) if (!userIds.has(userId) && !this.inflight.has(userId)) this.forget(userId);
+  }
+
   forget(userId: number): void {
     this.entries.delete(userId);
     this.inflight.delete(userId);

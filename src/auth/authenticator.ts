@@ -5,7 +5,7 @@ import { verifyJwt, JWT_SHAPE, type JwtFailure } from './jwt.js';
 import type { JwtKeyring } from './jwt-secrets.js';
 import { revokedJtis } from './api-sessions.js';
 import { loadUser, sessionEnd, type SessionEnd } from './users.js';
-import { consumeWsToken, WS_TOKEN_PATTERN, type TokenMode } from './ws-token.js';
+import { consumeWsToken, issueReconnectToken, WS_TOKEN_PATTERN, type TokenMode } from './ws-token.js';
 
 export type AuthFailureReason = 'malformed_credential' | 'token_unknown' | 'jwt_revoked' | JwtFailure | SessionEnd;
 
@@ -35,6 +35,11 @@ export class Authenticator {
       reason: 'malformed_credential',
       message: 'Authentication failed: expected a TeamPass websocket token (64 hex characters) or an API JWT.',
     };
+  }
+
+  /** A fresh websocket token for the client's next reconnect (TeamPass's `reconnect_token`). */
+  issueReconnectToken(userId: number): Promise<string> {
+    return issueReconnectToken(this.deps.db, userId);
   }
 
   private async fromWsToken(token: string): Promise<AuthOutcome> {

@@ -1,0 +1,180 @@
+import type {
+  ClientMessage,
+  PongFrame,
+  ResponseFrame,
+  StatsFrame,
+  StatusFrame,
+  SubscribeFolderMessage,
+  SubscribeKbMessage,
+} from '../protocol/index.js';
+import { unixNow } from '../protocol/index.js';
+import type { Connection } from './connection.js';
+import type { ServerContext } from './context.js';
+import { broadcastItemViewers, broadcastKbViewers, refreshAccess, sendError } from './notify.js';
+
+/** A denial is re-checked against the database when the cached verdict is older than this (ms). */
+const RECHECK_AFTER_MS = 2000;
+
+const KB_DENIED = "Access denied to knowledge base: the KB channel needs TeamPass's enable_kb setting and is not available to administrators.";
+
+/** Answers one validated message, in the PHP daemon's reply shapes (TEAMPASS.md). */
+export async function handleMessage(ctx: ServerContext, connection: Connection, message: ClientMessage): Promise<void> {
+  const requestId = message.request_id;
+  const reply = (frame: ResponseFrame | PongFrame | StatusFrame | StatsFrame) => connection.sendJson(frame);
+  const ok = { type: 'response', status: 'success', request_id: requestId } as const;
+  switch (message.action) {
+    case 'authenticate':
+      return sendError(ctx, connection, 'invalid_request', 'Already authenticated.', requestId);
+    case 'subscribe':
+      return message.channel === 'folder' ? subscribeFolder(ctx, connection, message) : subscribeKb(ctx, connection, message);
+    case 'unsubscribe': {
+      if (message.channel === 'kb') {
+        ctx.registry.unsubscribeKb(connection);
+        for (const kbId of ctx.presence.stopKbView(connection, null)) broadcastKbViewers(ctx, kbId);
+        return reply({ ...ok, action: 'unsubscribed', channel: 'kb' });
+      }
+      ctx.registry.unsubscribeFolder(connection, message.folder_id);
+      for (const target of ctx.presence.stopItemView(connection, message.folder_id, null)) broadcastItemViewers(ctx, target);
+      return reply({ ...ok, action: 'unsubscribed', channel: 'folder', folder_id: message.folder_id });
+    }
+    case 'ping':
+      return reply({ type: 'pong', timestamp: unixNow(), request_id: requestId });
+    case 'pong':
+      return;
+    case 'get_status': {
+      const { identity } = connection;
+      return reply({
+        type: 'status',
+        connected: true,
+        user_id: identity.userId,
+        user_login: identity.login,
+        user_display_name: identity.displayName,
+        auth_method: identity.method,
+        subscriptions: connection.subscriptionNames(),
+        connected_at: connection.connectedAtSec,
+        server_time: unixNow(),
+        request_id: requestId,
+      });
+    }
+    case 'get_stats':
+      if (!connection.isAdmin) return sendError(ctx, connection, 'forbidden', 'Admin access required.', requestId);
+      return reply({ type: 'stats', stats: ctx.registry.stats(), server_time: unixNow(), request_id: requestId });
+    case 'start_item_view': {
+      const folderId = await ctx.locks.itemFolder(message.item_id);
+      if (folderId === null) return sendError(ctx, connection, 'not_found', 'Item not found.', requestId);
+      if (!(await mayAccessFolder(ctx, connection, folderId))) return sendError(ctx, connection, 'forbidden', 'Access denied to this item folder.', requestId);
+      for (const target of ctx.presence.startItemView(connection, folderId, message.item_id)) broadcastItemViewers(ctx, target);
+      return reply({ ...ok, action: 'item_view_started', item_id: message.item_id, folder_id: folderId, viewers: ctx.presence.itemViewers(folderId, message.item_id) });
+    }
+    case 'stop_item_view': {
+      let folderId = message.folder_id;
+      if (message.item_id !== null) folderId = (await ctx.locks.itemFolder(message.item_id)) ?? folderId;
+      for (const target of ctx.presence.stopItemView(connection, folderId, message.item_id)) broadcastItemViewers(ctx, target);
+      return reply({ ...ok, action: 'item_view_stopped', item_id: message.item_id, folder_id: folderId });
+    }
+    case 'start_kb_view': {
+      if (!(await mayUseKb(ctx, connection))) return sendError(ctx, connection, 'forbidden', KB_DENIED, requestId);
+      if (!(await ctx.locks.kbExists(message.kb_id))) return sendError(ctx, connection, 'not_found', 'KB article not found.', requestId);
+      for (const kbId of ctx.presence.startKbView(connection, message.kb_id)) broadcastKbViewers(ctx, kbId);
+      return reply({ ...ok, action: 'kb_view_started', kb_id: message.kb_id, viewers: ctx.presence.kbViewers(message.kb_id) });
+    }
+    case 'stop_kb_view': {
+      for (const kbId of ctx.presence.stopKbView(connection, message.kb_id)) broadcastKbViewers(ctx, kbId);
+      return reply({ ...ok, action: 'kb_view_stopped', kb_id: message.kb_id });
+    }
+    case 'renew_item_lock':
+      if (!(await ctx.locks.renewItemLock(message.item_id, connection.userId))) {
+        return sendError(ctx, connection, 'no_lock', 'No active lock found for this item.', requestId);
+      }
+      return reply({ ...ok, action: 'lock_renewed', item_id: message.item_id });
+    case 'renew_kb_lock':
+      if (!(await mayUseKb(ctx, connection))) return sendError(ctx, connection, 'forbidden', KB_DENIED, requestId);
+      if (!(await ctx.locks.renewKbLock(message.kb_id, connection.userId))) {
+        return sendError(ctx, connection, 'no_lock', 'No active lock found for this KB article.', requestId);
+      }
+      return reply({ ...ok, action: 'kb_lock_renewed', kb_id: message.kb_id });
+  }
+}
+
+async function subscribeFolder(ctx: ServerContext, connection: Connection, message: SubscribeFolderMessage): Promise<void> {
+  const folderId = message.folder_id;
+  if (!(await mayAccessFolder(ctx, connection, folderId))) {
+    ctx.logger.warn('Folder access denied', { connection: connection.id, user_id: connection.userId, folder_id: folderId });
+    return sendError(ctx, connection, 'forbidden', 'Access denied to this folder.', message.request_id);
+  }
+  ctx.registry.subscribeFolder(connection, folderId);
+  let lockedItems: Awaited<ReturnType<ServerContext['locks']['lockedItems']>> = [];
+  try {
+    lockedItems = await ctx.locks.lockedItems(folderId, connection.userId);
+  } catch (err) {
+    ctx.logger.warn('Could not read the edition locks of a folder', { folder_id: folderId, error: (err as Error).message });
+  }
+  const recovered = await replay(ctx, connection, message.since_event_id);
+  connection.sendJson({
+    type: 'response',
+    status: 'success',
+    action: 'subscribed',
+    channel: 'folder',
+    folder_id: folderId,
+    locked_items: lockedItems,
+    viewing_items: ctx.presence.folderViewers(folderId),
+    ...(recovered === undefined ? {} : { recovered }),
+    request_id: message.request_id,
+  } satisfies ResponseFrame);
+}
+
+async function subscribeKb(ctx: ServerContext, connection: Connection, message: SubscribeKbMessage): Promise<void> {
+  if (!(await mayUseKb(ctx, connection))) {
+    ctx.logger.warn('Knowledge base access denied', { connection: connection.id, user_id: connection.userId });
+    return sendError(ctx, connection, 'forbidden', KB_DENIED, message.request_id);
+  }
+  ctx.registry.subscribeKb(connection);
+  let lockedKbs: Awaited<ReturnType<ServerContext['locks']['lockedKbs']>> = [];
+  try {
+    lockedKbs = await ctx.locks.lockedKbs(connection.userId);
+  } catch (err) {
+    ctx.logger.warn('Could not read the KB edition locks', { error: (err as Error).message });
+  }
+  const recovered = await replay(ctx, connection, message.since_event_id);
+  connection.sendJson({
+    type: 'response',
+    status: 'success',
+    action: 'subscribed',
+    channel: 'kb',
+    locked_kbs: lockedKbs,
+    viewing_kbs: ctx.presence.allKbViewers(),
+    ...(recovered === undefined ? {} : { recovered }),
+    request_id: message.request_id,
+  } satisfies ResponseFrame);
+}
+
+/** Replays what the client missed; undefined when it did not ask (no `recovered` field then). */
+export async function replay(ctx: ServerContext, connection: Connection, since: number | undefined): Promise<boolean | undefined> {
+  if (since === undefined) return undefined;
+  const feed = ctx.feed();
+  if (!feed) return false;
+  try {
+    return (await feed.replay(connection, since)).recovered;
+  } catch (err) {
+    ctx.logger.error('Replay failed', { connection: connection.id, since, error: (err as Error).message });
+    return false;
+  }
+}
+
+/** A denial is confirmed against the database when the cached verdict is not fresh: a grant may be new. */
+async function mayAccessFolder(ctx: ServerContext, connection: Connection, folderId: number): Promise<boolean> {
+  const access = await ctx.access.get(connection.userId);
+  if (connection.mayAccessFolder(folderId)) return true;
+  if (Date.now() - access.computedAtMs < RECHECK_AFTER_MS) return false;
+  await refreshAccess(ctx, connection.userId);
+  return connection.mayAccessFolder(folderId);
+}
+
+async function mayUseKb(ctx: ServerContext, connection: Connection): Promise<boolean> {
+  const access = await ctx.access.get(connection.userId);
+  if (connection.mayUseKb()) return true;
+  if (Date.now() - access.computedAtMs < RECHECK_AFTER_MS) return false;
+  await refreshAccess(ctx, connection.userId);
+  return connection.mayUseKb();
+}
+

@@ -1,0 +1,69 @@
+import type { Database } from '../db/index.js';
+import { now } from '../db/index.js';
+import type { Logger } from '../log/index.js';
+
+const MAX_USER_AGENT = 1000;
+
+export interface OpenedConnection {
+  userId: number;
+  resourceId: string;
+  ip: string;
+  userAgent: string;
+}
+
+/**
+ * websocket_connections rows: one per authenticated connection, closed with disconnected_at.
+ * A failed write is logged, never fatal: auditing must not take connections down with it.
+ * Writes in flight are tracked so shutdown can wait for them.
+ */
+export class ConnectionAudit {
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  opened(c: OpenedConnection): Promise<number | null> {
+    return this.track(
+      this.db
+        .knex(this.db.t.connections)
+        .insert({
+          user_id: c.userId,
+          resource_id: c.resourceId.slice(0, 50),
+          ip_address: c.ip.slice(0, 45) || null,
+          user_agent: c.userAgent.slice(0, MAX_USER_AGENT) || null,
+        })
+        .then(([id]) => Number(id))
+        .catch((err: Error) => {
+          this.logger.error('Could not record a connection in websocket_connections', { resource_id: c.resourceId, error: err.message });
+          return null;
+        }),
+    );
+  }
+
+  closed(rowId: number | Promise<number | null> | null): Promise<void> {
+    return this.track(
+      Promise.resolve(rowId).then(async (id) => {
+        if (id === null) return;
+        try {
+          await this.db.knex(this.db.t.connections).where({ id }).whereNull('disconnected_at').update({ disconnected_at: now(this.db) });
+        } catch (err) {
+          this.logger.error('Could not mark a connection disconnected in websocket_connections', { row_id: id, error: (err as Error).message });
+        }
+      }),
+    );
+  }
+
+  /** Waits for every write started so far. */
+  async settle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Other shutdown-relevant writes (lock release) are awaited with these. */
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.inflight.add(promise);
+    promise.finally(() => this.inflight.delete(promise)).catch(() => undefined);
+    return promise;
+  }
+}

@@ -1,0 +1,136 @@
+import WebSocket from 'ws';
+import { CloseCode } from '../protocol/index.js';
+
+export interface ClientSocketOptions {
+  /** Outgoing bytes a client may fall behind before it is closed (4503). */
+  maxBufferedBytes: number;
+  /** How long a closing handshake may take before the socket is destroyed (ms). */
+  closeGraceMs: number;
+}
+
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+  viaTrustedProxy: boolean;
+}
+
+/**
+ * The transport side of one client: sends with a bufferedAmount ceiling, can hold frames back
+ * while the `connected` frame is being prepared, and closes exactly once. It knows nothing of
+ * the protocol.
+ */
+export class ClientSocket {
+  /** Last time anything came from the client (message or pong), ms. */
+  lastSeenMs = Date.now();
+  private held: string[] | null = null;
+  private heldBytes = 0;
+  private closeRequested = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly info: ClientInfo,
+    private readonly options: ClientSocketOptions,
+    private readonly onSlowConsumer: (socket: ClientSocket) => void,
+  ) {
+    ws.once('close', () => this.held?.splice(0));
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN && !this.closeRequested;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount + this.heldBytes;
+  }
+
+  send(frame: string): void {
+    if (!this.isOpen) return;
+    if (this.held) {
+      this.held.push(frame);
+      this.heldBytes += frame.length;
+      if (this.heldBytes > this.options.maxBufferedBytes) this.slow();
+      return;
+    }
+    if (this.ws.bufferedAmount > this.options.maxBufferedBytes) {
+      this.slow();
+      return;
+    }
+    this.ws.send(frame);
+  }
+
+  sendJson(value: unknown): void {
+    this.send(JSON.stringify(value));
+  }
+
+  /** Frames sent from now on wait until `release`. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Sends one frame ahead of the held ones. */
+  sendFirst(frame: string): void {
+    if (!this.isOpen) return;
+    this.ws.send(frame);
+  }
+
+  release(): void {
+    const frames = this.held ?? [];
+    this.held = null;
+    this.heldBytes = 0;
+    for (const frame of frames) this.send(frame);
+  }
+
+  /** True when the client is over the ceiling; it is then closed as a slow consumer. */
+  checkBackpressure(): boolean {
+    if (this.isOpen && this.bufferedAmount > this.options.maxBufferedBytes) {
+      this.slow();
+      return true;
+    }
+    return false;
+  }
+
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  pauseReading(): void {
+    this.ws.pause();
+  }
+
+  resumeReading(): void {
+    this.ws.resume();
+  }
+
+  /** Closes once, after the frames already sent; a client that never answers is destroyed. */
+  close(code: number, reason: string): void {
+    if (this.closeRequested || this.ws.readyState === WebSocket.CLOSED) return;
+    if (this.held && code !== CloseCode.SlowConsumer) this.release();
+    this.closeRequested = true;
+    this.held = null;
+    this.heldBytes = 0;
+    // A socket paused for backpressure must be read again, or the client's close reply never arrives.
+    this.ws.resume();
+    this.ws.close(code, reason);
+    const timer = setTimeout(() => this.ws.terminate(), this.options.closeGraceMs);
+    timer.unref();
+    this.ws.once('close', () => clearTimeout(timer));
+  }
+
+  terminate(): void {
+    this.closeRequested = true;
+    this.ws.terminate();
+  }
+
+  /** Frames waiting elsewhere for this client (a replay's live queue) count against the same ceiling. */
+  exceedsCeiling(pendingBytes: number): boolean {
+    if (this.bufferedAmount + pendingBytes <= this.options.maxBufferedBytes) return false;
+    this.slow();
+    return true;
+  }
+
+  private slow(): void {
+    if (this.closeRequested) return;
+    this.close(CloseCode.SlowConsumer, 'slow consumer');
+    this.onSlowConsumer(this);
+  }
+}

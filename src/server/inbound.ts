@@ -1,0 +1,101 @@
+import type WebSocket from 'ws';
+import type { Metrics } from '../metrics/index.js';
+import { classify, errorFrame, readFrame, type Classified, type ErrorFrame } from '../protocol/index.js';
+import type { ClientSocket } from './client-socket.js';
+import type { MessageRateLimiter } from './rate-limit.js';
+
+export type InboundItem = { kind: 'refusal'; frame: ErrorFrame } | { kind: 'message'; message: Classified };
+
+export interface InboundOptions {
+  maxMessageSize: number;
+  /** Items waiting before the socket stops being read (TCP then pushes back on the client). */
+  highWater: number;
+}
+
+/**
+ * A client's messages, answered one at a time in arrival order. The cheap checks (size, JSON,
+ * action, rate limit) run on arrival so the rate limit sees real arrival times; the answers go
+ * out in order. Until the connection is open (authenticated) nothing is answered, only queued,
+ * and past `highWater` queued items the socket is no longer read: bounded memory, nothing lost.
+ */
+export class InboundQueue {
+  private readonly items: InboundItem[] = [];
+  private draining = false;
+  private opened = false;
+  private closed = false;
+  private paused = false;
+
+  constructor(
+    private readonly socket: ClientSocket,
+    private readonly options: InboundOptions,
+    private readonly rate: MessageRateLimiter,
+    private readonly metrics: Metrics,
+    /** Takes a message out of the queue (the pre-authentication `authenticate`); true when consumed. */
+    private readonly intercept: (message: Classified) => boolean,
+    private readonly process: (item: InboundItem) => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  receive(data: WebSocket.RawData): void {
+    if (this.closed) return;
+    this.socket.lastSeenMs = Date.now();
+    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const read = readFrame(raw, this.options.maxMessageSize);
+    if (!read.ok) return this.push({ kind: 'refusal', frame: errorFrame(read.code, read.message) });
+    const classified = classify(read.value);
+    if (!classified.ok) return this.push({ kind: 'refusal', frame: errorFrame(classified.code, classified.message, classified.requestId) });
+    const message = classified.value;
+    this.metrics.messagesReceived.inc({ action: message.action });
+    if (this.intercept(message)) return;
+    // pong answers the server's ping and authenticate is the handshake: neither counts.
+    if (message.action !== 'pong' && message.action !== 'authenticate' && !this.rate.allow()) {
+      return this.push({ kind: 'refusal', frame: errorFrame('rate_limited', 'Too many requests, please slow down.', message.requestId) });
+    }
+    this.push({ kind: 'message', message });
+  }
+
+  /** Authentication succeeded: answer what waited, then everything as it comes. */
+  open(): void {
+    this.opened = true;
+    void this.drain();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.items.length = 0;
+  }
+
+  get pending(): number {
+    return this.items.length;
+  }
+
+  private push(item: InboundItem): void {
+    this.items.push(item);
+    if (!this.paused && this.items.length >= this.options.highWater) {
+      this.paused = true;
+      this.socket.pauseReading();
+    }
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining || !this.opened) return;
+    this.draining = true;
+    try {
+      while (!this.closed && this.items.length > 0) {
+        const item = this.items.shift()!;
+        try {
+          await this.process(item);
+        } catch (err) {
+          this.onError(err);
+        }
+        if (this.paused && this.items.length <= this.options.highWater / 2) {
+          this.paused = false;
+          this.socket.resumeReading();
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AccessCache, MiscSettings } from '../access/index.js';
+import { Authenticator, JwtKeyring } from '../auth/index.js';
+import type { Config } from '../config/index.js';
+import { databaseError, type Database } from '../db/index.js';
+import { TeampassWsError } from '../errors.js';
+import type { Logger } from '../log/index.js';
+import type { Metrics } from '../metrics/index.js';
+import type { TeampassSettings } from '../teampass/index.js';
+import { ConnectionAudit } from './audit.js';
+import { ClientLink, readUpgradeRequest } from './client-link.js';
+import { clientAddress, TrustedProxies } from './client-ip.js';
+import type { ServerContext } from './context.js';
+import type { ConnectionDirectory, EventFeed, HttpRoute, UserEventHooks } from './delivery.js';
+import { EditionLocks } from './edition-locks.js';
+import { httpHandler, isWebsocketPath, rejectUpgrade } from './http-routes.js';
+import { refreshAccess } from './notify.js';
+import { OriginPolicy } from './origin.js';
+import { Presence } from './presence.js';
+import { FailedAuthLimiter } from './rate-limit.js';
+import { ConnectionRegistry } from './registry.js';
+import { SessionMonitor } from './session-monitor.js';
+
+export type { ConnectionDirectory, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from './delivery.js';
+export { CloseCode } from '../protocol/index.js';
+
+export interface ServerDeps {
+  config: Config;
+  tokenMode: 'reusable' | 'single_use';
+  db: Database;
+  logger: Logger;
+  metrics: Metrics;
+  /** TeamPass's settings.php, when --teampass-root gave it (3.1's JWT secret, the key file). */
+  teampass?: TeampassSettings;
+  /** Extra plain-HTTP routes, tried in order (/healthz, /metrics, the client script, the demo). */
+  routes?: HttpRoute[];
+  /** Prefix of connection ids (websocket_connections.resource_id); random when absent. */
+  instanceId?: string;
+}
+
+export interface TeampassWsServer {
+  /** Reads TeamPass's settings, starts the timers and listens on config host:port. */
+  listen(): Promise<{ host: string; port: number }>;
+  /** Stops accepting, closes clients with 1001, records their rows disconnected; safe to call twice. */
+  stop(): Promise<void>;
+  readonly directory: ConnectionDirectory;
+  readonly hooks: UserEventHooks;
+  /** Connects the event bridge: last_event_id in `connected`, and recovery (?since=, since_event_id). */
+  attachFeed(feed: EventFeed): void;
+  /** The bound port (0 before listen). */
+  readonly port: number;
+}
+
+/** How long shutdown waits for clients to complete the closing handshake (ms). */
+const SHUTDOWN_GRACE_MS = 3000;
+
+export function createServer(deps: ServerDeps): TeampassWsServer {
+  const { config, db, logger, metrics } = deps;
+  const instanceId = deps.instanceId ?? randomBytes(3).toString('hex');
+  const settings = new MiscSettings(db);
+  const registry = new ConnectionRegistry(metrics);
+  const keyring = new JwtKeyring(settings, deps.teampass, config.jwt_secret, logger);
+  let feed: EventFeed | undefined;
+  let stopping: Promise<void> | undefined;
+  const ctx: ServerContext = {
+    config,
+    logger,
+    metrics,
+    settings,
+    access: new AccessCache(db, settings, config.access_refresh_sec * 1000),
+    authenticator: new Authenticator({ db, tokenMode: deps.tokenMode, keyring }),
+    registry,
+    presence: new Presence(),
+    locks: new EditionLocks(db),
+    audit: new ConnectionAudit(db, logger),
+    feed: () => feed,
+    stopping: () => stopping !== undefined,
+  };
+  const proxies = new TrustedProxies(config.trusted_proxies);
+  const failedAuth = new FailedAuthLimiter();
+  const origin = new OriginPolicy(config.allowed_origins, () => settings.value('cpassman_url'));
+  const monitor = new SessionMonitor(ctx, db);
+  const links = new Set<ClientLink>();
+  let counter = 0;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let boundPort = 0;
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.max_frame_bytes, perMessageDeflate: false, clientTracking: false });
+  const httpServer = http.createServer(httpHandler(deps.routes ?? [], logger));
+
+  const accept = (ws: WebSocket, req: http.IncomingMessage) => {
+    counter += 1;
+    const address = clientAddress(req, proxies);
+    const userAgent = String(req.headers['user-agent'] ?? '');
+    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, { ctx, failedAuth, origin }, (l) => links.delete(l));
+    links.add(link);
+    link.start(req, readUpgradeRequest(req));
+  };
+
+  httpServer.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    if (stopping) return rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
+    if (!isWebsocketPath(req.url)) return rejectUpgrade(socket, 404, 'The websocket endpoint is /ws (or /).');
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
+  });
+
+  const hooks: UserEventHooks = {
+    async folderPermissionChanged(userId) {
+      if (registry.countForUser(userId) === 0) {
+        ctx.access.forget(userId);
+        return;
+      }
+      await refreshAccess(ctx, userId);
+    },
+    sessionExpired(userId, reason) {
+      const connections = [...registry.byUser(userId)];
+      if (connections.length > 0) logger.info('Session expired: closing the user connections', { user_id: userId, reason, connections: connections.length });
+      for (const connection of connections) connection.close(4401, 'session expired');
+    },
+  };
+
+  const listen = async () => {
+    try {
+      await settings.refresh();
+    } catch (err) {
+      throw databaseError(err, db);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        httpServer.off('listening', onListening);
+        reject(listenError(err, config.host, config.port));
+      };
+      const onListening = () => {
+        httpServer.off('error', onError);
+        resolve();
+      };
+      httpServer.once('error', onError);
+      httpServer.once('listening', onListening);
+      httpServer.listen(config.port, config.host);
+    });
+    httpServer.on('error', (err) => logger.error('HTTP server error', { error: err.message }));
+    boundPort = (httpServer.address() as AddressInfo).port;
+    const silentMs = config.pong_timeout_sec * 1000;
+    heartbeat = setInterval(() => {
+      const now = Date.now();
+      for (const link of [...links]) link.heartbeat(now, silentMs);
+      failedAuth.prune(now);
+    }, config.ping_interval_sec * 1000);
+    monitor.start();
+    return { host: config.host, port: boundPort };
+  };
+
+  const runStop = async () => {
+    clearInterval(heartbeat);
+    const closedServer = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    await monitor.stop();
+    const pending = [...links];
+    for (const link of pending) link.shutdown();
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    while (links.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const link of [...links]) link.socket.terminate();
+    while (links.size > 0) await new Promise((r) => setTimeout(r, 5));
+    await ctx.audit.settle();
+    httpServer.closeAllConnections();
+    wss.close();
+    await closedServer;
+    logger.info('Server stopped', { connections_closed: pending.length });
+  };
+
+  return {
+    listen,
+    stop: () => (stopping ??= runStop()),
+    directory: registry,
+    hooks,
+    attachFeed(f) {
+      feed = f;
+    },
+    get port() {
+      return boundPort;
+    },
+  };
+}
+
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): TeampassWsError {
+  if (err.code === 'EADDRINUSE') {
+    return new TeampassWsError('IO', `Port ${port} on ${host} is already in use.`, {
+      suggestion: 'Stop the other daemon (TeamPass\'s PHP one: systemctl stop teampass-websocket) or choose another --port.',
+      cause: err,
+    });
+  }
+  if (err.code === 'EACCES') {
+    return new TeampassWsError('IO', `Not allowed to listen on ${host}:${port}.`, { suggestion: 'Use a port above 1023, or give the service the capability to bind it.', cause: err });
+  }
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {
+    return new TeampassWsError('IO', `Cannot listen on ${host}: no such local address.`, { suggestion: 'Set --host to an address of this machine, e.g. 127.0.0.1 or 0.0.0.0.', cause: err });
+  }
+  return new TeampassWsError('IO', `Cannot listen on ${host}:${port}: ${err.message}`, { cause: err });
+}

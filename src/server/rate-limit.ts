@@ -1,0 +1,80 @@
+import { isLoopback } from './client-ip.js';
+
+/**
+ * rate_limit_messages per rate_limit_window_ms for one connection: a fixed window that opens
+ * with the first message after the previous one closed. Two numbers per connection.
+ */
+export class MessageRateLimiter {
+  private windowStart = 0;
+  private count = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Counts one message; false when it is over the limit. */
+  allow(nowMs = Date.now()): boolean {
+    if (nowMs - this.windowStart >= this.windowMs) {
+      this.windowStart = nowMs;
+      this.count = 0;
+    }
+    this.count += 1;
+    return this.count <= this.limit;
+  }
+}
+
+/** The PHP daemon's numbers: 10 failed authentications per IP per 60 s. */
+export const FAILED_AUTH_LIMIT = 10;
+export const FAILED_AUTH_WINDOW_MS = 60_000;
+/** Past this many tracked addresses the oldest windows are dropped, so a scan cannot grow memory. */
+const MAX_TRACKED = 100_000;
+
+/**
+ * Failed authentications per client address. Loopback is exempt as in the PHP daemon (a local
+ * proxy without trusted_proxies would otherwise block everyone at once); behind a trusted proxy
+ * the address is the forwarded client's, so the limit applies per real client.
+ */
+export class FailedAuthLimiter {
+  private readonly windows = new Map<string, { start: number; count: number }>();
+
+  constructor(
+    private readonly limit = FAILED_AUTH_LIMIT,
+    private readonly windowMs = FAILED_AUTH_WINDOW_MS,
+  ) {}
+
+  isBlocked(ip: string, nowMs = Date.now()): boolean {
+    if (!ip || isLoopback(ip)) return false;
+    const w = this.windows.get(ip);
+    if (!w || nowMs - w.start >= this.windowMs) return false;
+    return w.count >= this.limit;
+  }
+
+  recordFailure(ip: string, nowMs = Date.now()): void {
+    if (!ip || isLoopback(ip)) return;
+    const w = this.windows.get(ip);
+    if (!w || nowMs - w.start >= this.windowMs) {
+      this.windows.delete(ip);
+      if (this.windows.size >= MAX_TRACKED) this.prune(nowMs, true);
+      this.windows.set(ip, { start: nowMs, count: 1 });
+    } else {
+      w.count += 1;
+    }
+  }
+
+  /** Drops closed windows (and, when `force`, the oldest half: Map keeps insertion order). */
+  prune(nowMs = Date.now(), force = false): void {
+    for (const [ip, w] of this.windows) if (nowMs - w.start >= this.windowMs) this.windows.delete(ip);
+    if (force && this.windows.size >= MAX_TRACKED) {
+      let drop = Math.floor(this.windows.size / 2);
+      for (const ip of this.windows.keys()) {
+        if (drop-- <= 0) break;
+        this.windows.delete(ip);
+      }
+    }
+  }
+
+  get tracked(): number {
+    return this.windows.size;
+  }
+}

@@ -1,0 +1,82 @@
+import { accessFingerprints } from '../access/index.js';
+import { loadUsers, revokedJtis, sessionEnd } from '../auth/index.js';
+import type { Database } from '../db/index.js';
+import type { ServerContext } from './context.js';
+import { endConnection, refreshAccess } from './notify.js';
+
+/**
+ * The periodic check (every session_check_sec) of what can change behind a live connection:
+ * TeamPass logouts and session ends, disabled or deleted accounts, expired or revoked API
+ * tokens, and role or grant changes (folder access recomputed, lost subscriptions dropped;
+ * every verdict at least every access_refresh_sec). One round of queries for all users.
+ */
+export class SessionMonitor {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private lastSettingsRefresh = Date.now();
+  private readonly signatures = new Map<number, string>();
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly db: Database,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.tick(), this.ctx.config.session_check_sec * 1000);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One check; overlapping calls share the running one. */
+  tick(): Promise<void> {
+    this.running ??= this.check()
+      .catch((err: Error) => this.ctx.logger.warn('Periodic session check failed; connections are kept until the database answers', { error: err.message }))
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async check(): Promise<void> {
+    const { ctx } = this;
+    if (Date.now() - this.lastSettingsRefresh >= ctx.config.access_refresh_sec * 1000) {
+      await ctx.settings.refresh();
+      this.lastSettingsRefresh = Date.now();
+    }
+    const userIds = ctx.registry.userIds();
+    const connected = new Set(userIds);
+    ctx.access.retainOnly(connected);
+    for (const userId of [...this.signatures.keys()]) if (!connected.has(userId)) this.signatures.delete(userId);
+    if (userIds.length === 0) return;
+
+    const users = await loadUsers(this.db, userIds);
+    const nowSec = Math.floor(Date.now() / 1000);
+    for (const connection of [...ctx.registry.all()]) {
+      const expired = connection.identity.expiresAtMs !== null && connection.identity.expiresAtMs <= Date.now();
+      const reason = sessionEnd(users.get(connection.userId), connection.identity, nowSec) ?? (expired ? 'token_expired' : null);
+      if (reason) endConnection(ctx, connection, reason);
+    }
+
+    const withJti = [...ctx.registry.all()].filter((c) => c.identity.jti !== null);
+    if (withJti.length > 0) {
+      const revoked = await revokedJtis(this.db, [...new Set(withJti.map((c) => c.identity.jti!))]);
+      for (const connection of withJti) {
+        if (!revoked.has(connection.identity.jti!) || !ctx.registry.has(connection)) continue;
+        ctx.logger.info('API token revoked: connection closed', { connection: connection.id, user_id: connection.userId });
+        endConnection(ctx, connection, 'token_revoked');
+      }
+    }
+
+    const fingerprints = await accessFingerprints(this.db, userIds);
+    for (const userId of userIds) {
+      const user = users.get(userId);
+      const signature = `${fingerprints.get(userId)}|${user?.admin}|${user?.personal_folder}`;
+      const previous = this.signatures.get(userId);
+      this.signatures.set(userId, signature);
+      const changed = previous !== undefined && previous !== signature;
+      if ((changed || ctx.access.isStale(userId)) && ctx.registry.countForUser(userId) > 0) await refreshAccess(ctx, userId);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Starts the real daemon core (createServer) on 127.0.0.1 and a free port against a test
+ * database, with a JSON log file the tests can read back. Shared by the server-*.test.ts suites.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createEventBridge, type EventBridge } from '../../src/bridge/index.js';
+import { defaultConfig, type Config } from '../../src/config/index.js';
+import type { Database } from '../../src/db/index.js';
+import { createLogger, type Logger } from '../../src/log/index.js';
+import { createMetrics, type Metrics } from '../../src/metrics/index.js';
+import { createServer, type HttpRoute, type TeampassWsServer } from '../../src/server/index.js';
+import type { TeampassSettings } from '../../src/teampass/index.js';
+import { tempDir } from '../helpers/backends.js';
+import { connect, type ConnectOptions, type TestWsClient } from '../helpers/ws-client.js';
+
+export interface TestServerOptions {
+  config?: Partial<Config>;
+  tokenMode?: 'reusable' | 'single_use';
+  teampass?: TeampassSettings;
+  routes?: HttpRoute[];
+  /** Attach the real event bridge (poller, recovery). */
+  bridge?: boolean;
+}
+
+export interface TestServer {
+  readonly server: TeampassWsServer;
+  readonly db: Database;
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly bridge?: EventBridge;
+  readonly logFile: string;
+  /** ws://127.0.0.1:PORT/ws */
+  readonly url: string;
+  /** Opens a client on `url` (plus query) and tracks it for `stop`. */
+  client(query?: string, options?: ConnectOptions): Promise<TestWsClient>;
+  /** The JSON log lines written so far. */
+  logs(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** Small intervals so time-based behaviour shows within a second or two. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    ...defaultConfig(),
+    host: '127.0.0.1',
+    port: 0,
+    session_check_sec: 1,
+    ping_interval_sec: 1,
+    pong_timeout_sec: 60,
+    auth_timeout_sec: 3,
+    poll_interval_ms: 50,
+    ...overrides,
+  };
+}
+
+export async function startTestServer(db: Database, options: TestServerOptions = {}): Promise<TestServer> {
+  const config = testConfig(options.config);
+  const logFile = path.join(tempDir('tpws-log-'), 'daemon.log');
+  const logger: Logger = createLogger({ level: 'debug', file: logFile, console: 'none' });
+  const metrics = createMetrics({ processMetrics: false });
+  const server = createServer({ config, tokenMode: options.tokenMode ?? 'reusable', db, logger, metrics, teampass: options.teampass, routes: options.routes });
+  let bridge: EventBridge | undefined;
+  if (options.bridge) {
+    bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
+    server.attachFeed(bridge);
+    await bridge.start();
+  }
+  const { port } = await server.listen();
+  const url = `ws://127.0.0.1:${port}/ws`;
+  const clients: TestWsClient[] = [];
+  return {
+    server,
+    db,
+    config,
+    metrics,
+    bridge,
+    logFile,
+    url,
+    async client(query = '', connectOptions = {}) {
+      const c = await connect(`${url}${query}`, connectOptions);
+      clients.push(c);
+      return c;
+    },
+    logs() {
+      let text = '';
+      try {
+        text = readFileSync(logFile, 'utf8');
+      } catch {
+        return [];
+      }
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      await server.stop();
+      await bridge?.stop();
+      await logger.close();
+    },
+  };
+}
+
+/** The frame a successful connection starts with. */
+export async function connected(client: TestWsClient): Promise<Record<string, unknown>> {
+  return client.next((f) => f.type === 'connected' || f.type === 'error');
+}
