@@ -109,6 +109,12 @@ export class TeamPassWebSocket {
   private triedPageTokenAgain = false;
   private lastServerError: ServerMessage | null = null;
   private requestCounter = 0;
+  /** The resume point this socket asked for in its URL (null on a first login). */
+  private socketSince: number | null = null;
+  /** Between a login and the replies to its resubscribes: events are held and then sorted. */
+  private syncing = false;
+  private syncBuffer: ServerMessage[] = [];
+  private resyncEmitted = false;
 
   private _onOpen: () => void = noop;
   private _onClose: (event: SocketCloseEvent) => void = noop;
@@ -266,7 +272,8 @@ export class TeamPassWebSocket {
       this.fail(new Error('No WebSocket implementation: pass the WebSocket option (in Node, the ws package).'));
       return;
     }
-    const url = socketUrl(absoluteSocketUrl(this.url), this.reconnectToken ?? this.token, this.cursor.last);
+    this.socketSince = this.cursor.last;
+    const url = socketUrl(absoluteSocketUrl(this.url), this.reconnectToken ?? this.token, this.socketSince);
     this.log('debug', 'Connecting to', url.replace(/token=[^&]*/, 'token=…'));
     let socket: SocketLike;
     try {
@@ -345,32 +352,74 @@ export class TeamPassWebSocket {
 
   private handleEvent(message: ServerMessage): void {
     if (typeof message.event !== 'string') return;
+    if (this.syncing) this.syncBuffer.push(message);
+    else this.dispatchEvent(message);
+  }
+
+  private dispatchEvent(message: ServerMessage): void {
     const id = eventId(message.event_id);
     if (id !== null && !this.cursor.accept(id)) {
       this.log('debug', `Event ${id} already dispatched, dropped`);
       return;
     }
     const timestamp = typeof message.timestamp === 'number' ? message.timestamp : null;
-    const meta: EventMeta = { event: message.event, event_id: id, timestamp };
-    this.emit(message.event, message.data, meta);
+    const meta: EventMeta = { event: message.event as string, event_id: id, timestamp };
+    this.emit(message.event as string, message.data, meta);
+  }
+
+  /**
+   * The replays of one login are over (or cut short): what they sent is dispatched in id order.
+   * Each resubscribe replays its folder's missed events after the user and broadcast events the
+   * login replayed, so they can arrive out of order; sorting them restores the order they were
+   * written in, and the cursor drops the ones sent twice.
+   */
+  private endSync(): void {
+    if (!this.syncing) return;
+    this.syncing = false;
+    const held = this.syncBuffer;
+    this.syncBuffer = [];
+    const ids = held.map((m) => eventId(m.event_id));
+    // A server without event ids (the PHP daemon) replays nothing: keep its order.
+    const ordered = ids.every((id) => id !== null) ? held.map((m, i) => ({ m, id: ids[i]! })).sort((a, b) => a.id - b.id).map((x) => x.m) : held;
+    for (const m of ordered) this.dispatchEvent(m);
+  }
+
+  private noteRecovered(reply: ServerMessage, since: number | null, serverLast: number | null): void {
+    if (reply.recovered !== false || this.resyncEmitted || since === null) return;
+    // The server no longer holds every event after `since`: the page must reload its lists.
+    this.resyncEmitted = true;
+    if (serverLast !== null) this.cursor.skipTo(serverLast);
+    this.emit('resync_required', { since_event_id: since, last_event_id: serverLast });
   }
 
   private handleConnected(message: ServerMessage): void {
-    const askedSince = this.cursor.last;
+    const socket = this.ws;
     this.isConnected = true;
     this.reconnectAttempts = 0;
     this.triedPageTokenAgain = false;
+    this.resyncEmitted = false;
     if (typeof message.reconnect_token === 'string' && message.reconnect_token) this.reconnectToken = message.reconnect_token;
     const serverLast = eventId(message.last_event_id, true);
     if (serverLast !== null) this.cursor.startAt(serverLast);
-    if (message.recovered === false && askedSince !== null) {
-      // The server no longer holds every event after askedSince: the page must reload its lists.
-      if (serverLast !== null) this.cursor.skipTo(serverLast);
-      this.emit('resync_required', { since_event_id: askedSince, last_event_id: serverLast });
-    }
+    // Resubscribes replay from where this socket resumed, or, on a first login, from the
+    // server's newest event at login: nothing written in between is lost either way.
+    const since = this.socketSince ?? serverLast;
+    this.noteRecovered(message, this.socketSince, serverLast);
     this.startPing();
     this.socketSubscribes = new Map();
-    for (const key of this.subscriptions) this.subscribeOnSocket(key).catch(noop);
+    this.syncing = true;
+    this.syncBuffer = [];
+    const resubscribes = [...this.subscriptions].map((key) =>
+      this.subscribeOnSocket(key, since).then(
+        (reply) => this.noteRecovered(reply, since, serverLast),
+        noop,
+      ),
+    );
+    if (resubscribes.length === 0) this.endSync();
+    else
+      void Promise.all(resubscribes).then(() => {
+        if (this.ws === socket) this.endSync();
+      });
     this.log('debug', 'Connected');
     this.emit('connected', message);
     try {
@@ -393,6 +442,8 @@ export class TeamPassWebSocket {
 
   private handleClose(event: SocketCloseEvent): void {
     const sessionEnded = this.isConnected;
+    // Events that arrived before the close are real: hand them over before anything else.
+    this.endSync();
     const code = event.code;
     const reason = event.reason ?? '';
     this.log('debug', 'Disconnected', { code, reason });
@@ -471,12 +522,16 @@ export class TeamPassWebSocket {
     });
   }
 
-  /** One subscribe request per key per socket; callers asking again meanwhile share it. */
-  private subscribeOnSocket(key: string): Promise<ServerMessage> {
+  /**
+   * One subscribe request per key per socket; callers asking again meanwhile share it.
+   * `since` asks the server to replay what this subscription missed after that event id.
+   */
+  private subscribeOnSocket(key: string, since: number | null = null): Promise<ServerMessage> {
     const existing = this.socketSubscribes.get(key);
     if (existing) return existing;
     const [channel, id] = splitKey(key);
     const data: Record<string, unknown> = channel === 'folder' ? { folder_id: id } : {};
+    if (since !== null) data.since_event_id = since;
     const request = this.send({ action: 'subscribe', channel, data });
     const map = this.socketSubscribes;
     map.set(key, request);

@@ -125,6 +125,7 @@ describe('browser client: login, requests and events (real sockets)', () => {
     const onCreated = (data: unknown, meta: unknown) => created.push([data, meta]);
     c.on('item_created', onCreated).on('*', (name: string, data: unknown) => all.push([name, data]));
     await c.connect();
+    await c.subscribeToFolder(2);
     const conn = await server.connection(0);
     const e = server.publish('item_created', { item_id: 1, folder_id: 2, label: 'db' });
     server.sendEvent(conn, e); // the same row again, as an overlapping replay would send it
@@ -172,7 +173,7 @@ describe('browser client: login, requests and events (real sockets)', () => {
     await c.connect();
     const conn = await server.connection(0);
     const sub = await conn.nextFrame((f) => f.action === 'subscribe');
-    expect(sub.data).to.deep.equal({ folder_id: 5 });
+    expect(sub.data).to.deep.equal({ folder_id: 5, since_event_id: 0 });
   });
 
   it('unsubscribes and forgets the folder, and subscribes to the KB channel', async () => {

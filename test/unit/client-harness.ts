@@ -20,11 +20,14 @@ export interface StoredEvent {
   id: number;
   event: string;
   data: unknown;
+  /** The folder it targets (from data.folder_id); absent for user and broadcast events. */
+  folder?: number;
 }
 
 export class ServerConnection {
   readonly frames: ClientFrame[] = [];
   readonly query: URLSearchParams;
+  readonly folders = new Set<number>();
   authenticated = false;
   closed = false;
   private readonly waiters = new Set<() => void>();
@@ -119,12 +122,25 @@ export class ClientHarness {
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   }
 
-  /** Stores an event and sends it to every logged-in connection, as the daemon's poller would. */
+  /**
+   * Stores an event and sends it to every logged-in connection that may see it (subscribed to
+   * its folder, or any for a user or broadcast event), as the daemon's poller would.
+   */
   publish(event: string, data: unknown, options: { live?: boolean } = {}): StoredEvent {
-    const stored = { id: (this.events.at(-1)?.id ?? 0) + 1, event, data };
+    const folderId = (data as { folder_id?: unknown } | null)?.folder_id;
+    const stored: StoredEvent = { id: (this.events.at(-1)?.id ?? 0) + 1, event, data, ...(typeof folderId === 'number' ? { folder: folderId } : {}) };
     this.events.push(stored);
-    if (options.live !== false) for (const c of this.connections) if (c.authenticated && !c.closed) this.sendEvent(c, stored);
+    if (options.live !== false) for (const c of this.connections) if (c.authenticated && !c.closed && this.sees(c, stored)) this.sendEvent(c, stored);
     return stored;
+  }
+
+  sees(conn: ServerConnection, e: StoredEvent): boolean {
+    return e.folder === undefined || conn.folders.has(e.folder);
+  }
+
+  /** The daemon's recovery: what this connection may see after `since`, ascending, duplicates included. */
+  replay(conn: ServerConnection, since: number): void {
+    for (const e of this.events) if (e.id > since && this.sees(conn, e)) this.sendEvent(conn, e);
   }
 
   sendEvent(conn: ServerConnection, e: StoredEvent): void {
@@ -157,16 +173,20 @@ export class ClientHarness {
       ...(this.options.noReconnectToken ? {} : { reconnect_token: reconnectToken }),
       last_event_id: lastEventId,
     });
+    // As the daemon: the login's replay runs before any subscription exists (user and broadcast events only).
     const since = conn.query.get('since');
-    if (since !== null) for (const e of this.events) if (e.id > Number(since)) this.sendEvent(conn, e);
+    if (since !== null) this.replay(conn, Number(since));
     conn.socket.on('message', (raw) => {
       const f = JSON.parse(String(raw)) as ClientFrame;
       if (f.action === 'ping') conn.send({ type: 'pong', timestamp: 1_700_000_000, request_id: f.request_id });
       else if (f.action === 'subscribe' && f.channel === 'folder') {
+        conn.folders.add(Number(f.data?.folder_id));
+        if (typeof f.data?.since_event_id === 'number') this.replay(conn, f.data.since_event_id);
         conn.send({ type: 'response', status: 'success', action: 'subscribed', channel: 'folder', folder_id: f.data?.folder_id, locked_items: [], viewing_items: [], request_id: f.request_id });
       } else if (f.action === 'subscribe' && f.channel === 'kb') {
         conn.send({ type: 'response', status: 'success', action: 'subscribed', channel: 'kb', locked_kbs: [], viewing_kbs: [], request_id: f.request_id });
       } else if (f.action === 'unsubscribe') {
+        conn.folders.delete(Number(f.data?.folder_id));
         conn.send({ type: 'response', status: 'success', action: 'unsubscribed', channel: f.channel, folder_id: f.data?.folder_id, request_id: f.request_id });
       } else if (f.action === 'get_status') {
         conn.send({ type: 'status', connected: true, user_id: 7, request_id: f.request_id });

@@ -48,24 +48,45 @@ describe('browser client: reconnecting (real sockets)', () => {
     await server.stop();
     // Written while the daemon is down: nobody to deliver them to until the client is back.
     server.publish('item_updated', { folder_id: 3 }, { live: false });
+    server.publish('task_progress', { percent: 50 }, { live: false });
+    server.publish('item_updated', { folder_id: 9 }, { live: false });
     server.publish('item_deleted', { folder_id: 3 }, { live: false });
     await server.start();
 
     const back = await waitUntil(() => server.connections.find((conn, i) => i > 0 && conn.authenticated), 10_000, 'the reconnect');
     expect(back.query.get('token'), 'logs in with the reconnect_token, not the page token').to.equal(firstToken);
     expect(back.query.get('since')).to.equal('1');
-    await waitUntil(() => received.length === 3, 5000, 'the missed events');
-    // Live delivery overlapping the replay sends the last one again: still dispatched once.
-    server.sendEvent(back, server.events[2]);
+    const resubscribe = await back.nextFrame((f) => f.action === 'subscribe');
+    expect(resubscribe.data).to.deep.equal({ folder_id: 3, since_event_id: 1 });
+    // The login replays the user event (3) first, the resubscribe then the folder's (2, 3 again, 5):
+    // the client hands them over in the order they were written, once each.
+    await waitUntil(() => received.length === 4, 5000, 'the missed events');
+    server.sendEvent(back, server.events[4]);
     server.publish('item_created', { folder_id: 3 });
-    await waitUntil(() => received.length === 4, 5000, 'the live event');
+    await waitUntil(() => received.length === 5, 5000, 'the live event');
     expect(received).to.deep.equal([
       ['item_created', 1],
       ['item_updated', 2],
-      ['item_deleted', 3],
-      ['item_created', 4],
+      ['task_progress', 3],
+      ['item_deleted', 5],
+      ['item_created', 6],
     ]);
-    expect(c.getLastEventId()).to.equal(4);
+    expect(c.getLastEventId()).to.equal(6);
+  });
+
+  it('subscribes on a first login from the server’s newest event, and later subscriptions without replay', async () => {
+    server.publish('item_created', { folder_id: 3 });
+    server.publish('item_created', { folder_id: 3 });
+    const c = client();
+    const connecting = c.connect();
+    void c.subscribeToFolder(3);
+    await connecting;
+    const conn = await server.connection(0);
+    const first = await conn.nextFrame((f) => f.action === 'subscribe');
+    expect(first.data).to.deep.equal({ folder_id: 3, since_event_id: 2 });
+    await c.subscribeToFolder(4);
+    const later = await conn.nextFrame((f) => f.action === 'subscribe' && f.data?.folder_id === 4);
+    expect(later.data).to.deep.equal({ folder_id: 4 });
   });
 
   it('resubscribes each subscription exactly once, even when onOpen asks for it again', async () => {
