@@ -32,6 +32,7 @@ export function renderDemoPage(demo: DemoInfo, options: DemoPageOptions): string
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>teampass-ws live demo</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
@@ -66,7 +67,7 @@ export function renderDemoPage(demo: DemoInfo, options: DemoPageOptions): string
       <pre id="cli"></pre>
     </section>
     <section class="panel">
-      <h2>Personal, knowledge-base and broadcast events</h2>
+      <h2>Your own, knowledge-base and broadcast events</h2>
       <p id="kb-state" class="sub"></p>
       <ol id="other-events" class="events"></ol>
     </section>
@@ -105,7 +106,7 @@ main{display:grid;grid-template-columns:minmax(0,2fr) minmax(280px,1fr);gap:20px
 .folders{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:12px}
 .folder,.panel{background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:12px}
 .panel{margin-bottom:14px}
-.folder h3{font-size:14px;margin:0 0 4px;display:flex;justify-content:space-between;gap:6px}
+.folder h3{font-size:14px;margin:0 0 4px;display:flex;justify-content:space-between;align-items:flex-start;gap:6px}
 .folder.refused{opacity:.55;background:#f7f8fa}
 .tag{font-size:11px;font-weight:600;padding:1px 7px;border-radius:9px;white-space:nowrap}
 .tag.write{background:#e0ebff;color:#1f4aa8}
@@ -127,7 +128,7 @@ form label select,form label input:not([type=checkbox]){display:block;width:100%
 .check{font-size:13px;color:#48505f}
 .result{font-size:13px;min-height:1.2em;margin:8px 0 0}
 .result.error{color:#9b1c14}
-pre{background:#1d2330;color:#e6e9ef;padding:10px;border-radius:4px;white-space:pre-wrap;word-break:break-all;font-size:12px;margin:0}
+pre{background:#1d2330;color:#e6e9ef;padding:10px;border-radius:4px;white-space:pre-wrap;overflow-wrap:break-word;font-size:12px;margin:0}
 `;
 
 // Plain ES2019 for any browser; it only uses the page's DOM and the client bundle.

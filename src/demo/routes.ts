@@ -12,8 +12,10 @@ export interface DemoRouteDeps {
   demo: DemoInfo;
   /** The `--db` argument `teampass-ws emit` needs for this database; empty for the embedded default. */
   emitDbArgument?: string;
-  /** config wake_port, so events fired from the page are polled at once. */
+  /** config wake_port: the datagram `emit` sends after its write (0: none). */
   wakePort?: number;
+  /** Called after an event is written, e.g. the bridge's pollNow, so the page sees it at once. */
+  onEventWritten?: () => void;
   logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
@@ -52,6 +54,7 @@ export function demoRoutes(deps: DemoRouteDeps): HttpRoute[] {
     try {
       const { user, request } = parseDemoEmit(body, deps.demo);
       const result = await demoEmit(deps.db, user, request, { wakePort: deps.wakePort });
+      deps.onEventWritten?.();
       deps.logger?.info('demo event written', { event_type: result.event_type, target: result.target, ids: result.ids, user: user.login });
       sendJson(res, 200, result);
     } catch (err) {
