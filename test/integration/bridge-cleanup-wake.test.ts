@@ -5,27 +5,19 @@ import { createEventBridge } from '../../src/bridge/index.js';
 import { nowPlusSeconds, type Database } from '../../src/db/index.js';
 import { TeampassWsError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics/index.js';
-import { forEachBackend, openTestDatabase } from '../helpers/backends.js';
+import { forEachBackend } from '../helpers/backends.js';
 import {
+  freeUdpPort,
   insertEvent,
-  migrated,
   RecordingHooks,
   recordingLogger,
   RecordingTarget,
-  startBridge,
   TestDirectory,
   testConfig,
+  useBridgeDatabase,
   waitUntil,
-  type BridgeHarness,
 } from './bridge-recorder.js';
 
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 async function sendDatagram(port: number, text = 'wake'): Promise<void> {
   const s = dgram.createSocket('udp4');
@@ -34,22 +26,13 @@ async function sendDatagram(port: number, text = 'wake'): Promise<void> {
 }
 
 forEachBackend('event bridge: cleanup and wake-up', (backend) => {
+  const suite = useBridgeDatabase(backend);
   let db: Database;
   let producer: Database;
-  const harnesses: BridgeHarness[] = [];
-
-  beforeEach(async function () {
-    this.timeout(60_000);
-    const url = await backend().newDatabaseUrl();
-    db = await migrated(await openTestDatabase(url));
-    producer = await openTestDatabase(url);
+  beforeEach(() => {
+    ({ db, producer } = suite);
   });
-
-  afterEach(async () => {
-    for (const h of harnesses.splice(0)) await h.bridge.stop();
-    await producer.close();
-    await db.close();
-  });
+  const start = (overrides = {}) => suite.start(overrides);
 
   it('deletes old processed events, expired tokens and old closed connection rows at start, and nothing else', async () => {
     const { knex, t } = producer;
@@ -66,8 +49,7 @@ forEachBackend('event bridge: cleanup and wake-up', (backend) => {
       { user_id: 1, resource_id: 'recent', connected_at: ago(7200), disconnected_at: ago(3600) },
       { user_id: 1, resource_id: 'open', connected_at: ago(48 * 3600), disconnected_at: null },
     ]);
-    const h = await startBridge(db, { event_retention_hours: 24 });
-    harnesses.push(h);
+    const h = await start({ event_retention_hours: 24 });
     await waitUntil(() => h.logger.lines.some((l) => l.message === 'Cleaned up old rows'), 'the first cleanup ran');
     const events = (await knex(t.events).select('id').orderBy('id')).map((r: { id: number }) => Number(r.id));
     expect(events).to.deep.equal([Number(recentProcessed), Number(oldUnprocessed)]);
@@ -79,8 +61,7 @@ forEachBackend('event bridge: cleanup and wake-up', (backend) => {
 
   it('polls at once when a datagram arrives on the wake-up port', async () => {
     const port = await freeUdpPort();
-    const h = await startBridge(db, { poll_interval_ms: 60_000, wake_port: port });
-    harnesses.push(h);
+    const h = await start({ poll_interval_ms: 60_000, wake_port: port });
     expect(h.bridge.wakePort()).to.equal(port);
     const target = new RecordingTarget(1);
     h.directory.add(target);
@@ -127,8 +108,7 @@ forEachBackend('event bridge: cleanup and wake-up', (backend) => {
   });
 
   it('has no wake-up port when wake_port is 0', async () => {
-    const h = await startBridge(db, { wake_port: 0 });
-    harnesses.push(h);
+    const h = await start({ wake_port: 0 });
     expect(h.bridge.wakePort()).to.equal(0);
   });
 });

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createEventBridge, type EventBridge } from '../../src/bridge/index.js';
 import { defaultConfig, type Config } from '../../src/config/index.js';
@@ -6,6 +7,7 @@ import { Migrator } from '../../src/db/migrator.js';
 import type { Logger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../../src/server/delivery.js';
+import { openTestDatabase, type Backend } from '../helpers/backends.js';
 
 /** A received frame, parsed, with the raw text kept to compare serialisations. */
 export interface Received {
@@ -222,4 +224,46 @@ export async function counterValue(metrics: Metrics, name: keyof Metrics, labels
   const metric = metrics[name] as unknown as { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> };
   const { values } = await metric.get();
   return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
+}
+
+export interface BridgeSuite {
+  /** The bridge's own handle on a fresh migrated database. */
+  db: Database;
+  /** A second handle, as TeamPass's PHP producers have their own connections. */
+  producer: Database;
+  url: string;
+  /** Starts a bridge on `db`, stopped after the test. */
+  start(overrides?: Partial<Config>): Promise<BridgeHarness>;
+}
+
+/** A fresh database per test, and every bridge started in it stopped afterwards. */
+export function useBridgeDatabase(backend: () => Backend): BridgeSuite {
+  const harnesses: BridgeHarness[] = [];
+  const suite = {
+    async start(overrides: Partial<Config> = {}) {
+      const h = await startBridge(suite.db, overrides);
+      harnesses.push(h);
+      return h;
+    },
+  } as BridgeSuite;
+  beforeEach(async function () {
+    this.timeout(60_000);
+    suite.url = await backend().newDatabaseUrl();
+    suite.db = await migrated(await openTestDatabase(suite.url));
+    suite.producer = await openTestDatabase(suite.url);
+  });
+  afterEach(async () => {
+    for (const h of harnesses.splice(0)) await h.bridge.stop();
+    await suite.producer.close();
+    await suite.db.close();
+  });
+  return suite;
+}
+
+export async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }

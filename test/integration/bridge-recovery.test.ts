@@ -3,32 +3,17 @@ import { Cleanup } from '../../src/bridge/index.js';
 import type { Database } from '../../src/db/index.js';
 import { nowPlusSeconds } from '../../src/db/index.js';
 import { TeampassWsError } from '../../src/errors.js';
-import { forEachBackend, openTestDatabase } from '../helpers/backends.js';
-import { insertEvent, migrated, RecordingTarget, startBridge, waitUntil, type BridgeHarness } from './bridge-recorder.js';
+import { forEachBackend } from '../helpers/backends.js';
+import { insertEvent, RecordingTarget, useBridgeDatabase, waitUntil } from './bridge-recorder.js';
 
 forEachBackend('event bridge: recovery', (backend) => {
+  const suite = useBridgeDatabase(backend);
   let db: Database;
   let producer: Database;
-  const harnesses: BridgeHarness[] = [];
-
-  beforeEach(async function () {
-    this.timeout(60_000);
-    const url = await backend().newDatabaseUrl();
-    db = await migrated(await openTestDatabase(url));
-    producer = await openTestDatabase(url);
+  beforeEach(() => {
+    ({ db, producer } = suite);
   });
-
-  afterEach(async () => {
-    for (const h of harnesses.splice(0)) await h.bridge.stop();
-    await producer.close();
-    await db.close();
-  });
-
-  const start = async (overrides = {}) => {
-    const h = await startBridge(db, overrides);
-    harnesses.push(h);
-    return h;
-  };
+  const start = (overrides = {}) => suite.start(overrides);
 
   it('replays, in order, exactly the events the connection may see, then lets live events through', async () => {
     const h = await start();

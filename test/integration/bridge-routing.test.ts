@@ -2,40 +2,16 @@ import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend, openTestDatabase } from '../helpers/backends.js';
-import {
-  counterValue,
-  insertEvent,
-  migrated,
-  RecordingTarget,
-  startBridge,
-  waitUntil,
-  type BridgeHarness,
-} from './bridge-recorder.js';
+import { counterValue, insertEvent, RecordingTarget, startBridge, useBridgeDatabase, waitUntil, type BridgeHarness } from './bridge-recorder.js';
 
 forEachBackend('event bridge: polling and routing', (backend) => {
+  const suite = useBridgeDatabase(backend);
   let db: Database;
   let producer: Database;
-  let dbUrl: string;
-  const harnesses: BridgeHarness[] = [];
-
-  beforeEach(async function () {
-    this.timeout(60_000);
-    dbUrl = await backend().newDatabaseUrl();
-    db = await migrated(await openTestDatabase(dbUrl));
-    producer = await openTestDatabase(dbUrl);
+  beforeEach(() => {
+    ({ db, producer } = suite);
   });
-
-  afterEach(async () => {
-    for (const h of harnesses.splice(0)) await h.bridge.stop();
-    await producer.close();
-    await db.close();
-  });
-
-  const start = async (overrides = {}) => {
-    const h = await startBridge(db, overrides);
-    harnesses.push(h);
-    return h;
-  };
+  const start = (overrides = {}) => suite.start(overrides);
 
   it('starts after the newest event: older rows are not sent and are marked processed', async () => {
     const old = await insertEvent(producer, { event_type: 'system_maintenance', target_type: 'broadcast', payload: { message: 'old' } });
@@ -98,12 +74,12 @@ forEachBackend('event bridge: polling and routing', (backend) => {
       // The daemon's sessions run in -05:00, the producer's in +09:00, the server's is whatever it is.
       await producer.knex.raw(`SET GLOBAL time_zone = '-05:00'`);
       let reader: Database | undefined;
+      let h: BridgeHarness | undefined;
       try {
-        reader = await openTestDatabase(dbUrl);
+        reader = await openTestDatabase(suite.url);
         const [[tz]] = (await reader.knex.raw('SELECT @@session.time_zone AS tz')) as [[{ tz: string }]];
         expect(tz.tz).to.equal('-05:00');
-        const h = await startBridge(reader);
-        harnesses.push(h);
+        h = await startBridge(reader);
         const t = new RecordingTarget(1);
         h.directory.add(t);
         await producer.knex.transaction(async (trx) => {
@@ -112,8 +88,8 @@ forEachBackend('event bridge: polling and routing', (backend) => {
         });
         await waitUntil(() => t.received.length === 1, 'the event arrives');
         expect(t.received[0]!.frame.timestamp).to.equal(when);
-        await h.bridge.stop();
       } finally {
+        await h?.bridge.stop();
         await producer.knex.raw(`SET GLOBAL time_zone = 'SYSTEM'`);
         await reader?.close();
       }
