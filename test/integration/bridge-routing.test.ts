@@ -29,6 +29,18 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     }, 'both rows are marked processed');
   });
 
+  it('starts after the last id handed out when cleanup has emptied the table', async () => {
+    for (let i = 0; i < 5; i += 1) await insertEvent(producer, { event_type: 'system_maintenance', target_type: 'broadcast' });
+    await producer.knex(db.t.events).delete();
+    const h = await start({ gap_grace_ms: 60_000 });
+    const t = new RecordingTarget(1);
+    h.directory.add(t);
+    expect(h.bridge.lastEventId()).to.equal(5);
+    const id = await insertEvent(producer, { event_type: 'system_maintenance', target_type: 'broadcast' });
+    expect(id).to.equal(6);
+    await waitUntil(() => t.received.length === 1, 'the first new event arrives without a gap to wait out', 3_000);
+  });
+
   it('routes user, folder, kb and broadcast events to exactly the connections that may see them', async () => {
     const h = await start();
     const alice1 = new RecordingTarget(1).subscribe(10);
