@@ -6,6 +6,7 @@ import { migrateCommand } from './migrate.js';
 import { emitCommand } from './emit.js';
 import { tailLogsCommand } from './tail-logs.js';
 import { installSystemdCommand } from './install-systemd.js';
+import { checkCommand } from './check.js';
 import { terminalOutput, type Output } from './output.js';
 
 function packageVersion(): string {
@@ -24,6 +25,7 @@ export function buildProgram(ctx: CommandContext): Command {
     emitCommand(ctx),
     tailLogsCommand(ctx),
     installSystemdCommand(ctx),
+    checkCommand(ctx),
   ];
   for (const cmd of commands) {
     program.addCommand(cmd.exitOverride().showHelpAfterError(`(run "teampass-ws ${cmd.name()} --help" for usage)`));

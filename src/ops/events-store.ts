@@ -2,13 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { databaseError, type Database } from '../db/knex.js';
 import { TeampassWsError } from '../errors.js';
 import type { EmitPlan } from './emit-plan.js';
+import { readTeampassSetting } from './misc-settings.js';
 
 /** misc websocket_enabled: '1' on, anything else off; null when the row (or TeamPass's misc table) is absent. */
 export async function readWebsocketEnabled(db: Database): Promise<string | null> {
   try {
-    if (!(await db.knex.schema.hasTable(db.t.misc))) return null;
-    const row = (await db.knex(db.t.misc).where({ type: 'admin', intitule: 'websocket_enabled' }).first('valeur')) as { valeur: string | null } | undefined;
-    return row ? String(row.valeur ?? '') : null;
+    return await readTeampassSetting(db, 'websocket_enabled');
   } catch (err) {
     throw databaseError(err, db);
   }
@@ -75,9 +74,4 @@ export async function waitProcessed(db: Database, ids: readonly number[], timeou
     if (elapsedMs >= timeoutMs) return { processed: false, elapsedMs };
     await sleep(Math.min(pollMs, Math.max(1, timeoutMs - elapsedMs)));
   }
-}
-
-export async function countEvents(db: Database): Promise<number> {
-  const row = (await db.knex(db.t.events).count({ n: '*' }).first()) as { n: number | string } | undefined;
-  return Number(row?.n ?? 0);
 }

@@ -1,0 +1,8 @@
+import type { Database } from '../db/knex.js';
+
+/** A TeamPass setting (misc row of type admin); null when TeamPass's misc table or the row is absent. */
+export async function readTeampassSetting(db: Database, name: string): Promise<string | null> {
+  if (!(await db.knex.schema.hasTable(db.t.misc))) return null;
+  const row = (await db.knex(db.t.misc).where({ type: 'admin', intitule: name }).first('valeur')) as { valeur: string | null } | undefined;
+  return row ? String(row.valeur ?? '') : null;
+}
