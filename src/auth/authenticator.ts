@@ -67,7 +67,10 @@ export class Authenticator {
 
   private async fromJwt(token: string): Promise<AuthOutcome> {
     const { db, keyring } = this.deps;
-    const result = verifyJwt(token, await keyring.current());
+    let result = verifyJwt(token, await keyring.current());
+    if (!result.ok && (result.reason === 'jwt_bad_signature' || result.reason === 'jwt_no_secret') && (await keyring.reload())) {
+      result = verifyJwt(token, await keyring.current());
+    }
     if (!result.ok) return { ok: false, reason: result.reason, message: `Authentication failed: ${result.detail}.` };
     const { claims, secret } = result;
     if (secret.checkJti && claims.jti !== null && (await revokedJtis(db, [claims.jti])).has(claims.jti)) {

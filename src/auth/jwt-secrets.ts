@@ -35,6 +35,7 @@ function issuersFor(url: string): string[] | undefined {
 export class JwtKeyring {
   private cacheKey: string | undefined;
   private secrets: JwtSecret[] = [];
+  private lastReload = 0;
 
   constructor(
     private readonly settings: MiscSettings,
@@ -42,6 +43,19 @@ export class JwtKeyring {
     private readonly configSecret: string,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * Re-reads TeamPass's settings when a token matched no secret, so a secret set or rotated in
+   * TeamPass works at once; at most once per `minIntervalMs`, so bad tokens cannot flood the database.
+   */
+  async reload(minIntervalMs = 5000): Promise<boolean> {
+    if (Date.now() - this.lastReload < minIntervalMs) return false;
+    this.lastReload = Date.now();
+    const before = this.cacheKey;
+    await this.settings.refresh();
+    await this.current();
+    return this.cacheKey !== before;
+  }
 
   async current(): Promise<JwtSecret[]> {
     const api = this.settings.get('api_jwt_secret');

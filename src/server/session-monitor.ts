@@ -13,7 +13,6 @@ import { endConnection, refreshAccess } from './notify.js';
 export class SessionMonitor {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private lastSettingsRefresh = Date.now();
   private readonly signatures = new Map<number, string>();
 
   constructor(
@@ -41,10 +40,8 @@ export class SessionMonitor {
 
   private async check(): Promise<void> {
     const { ctx } = this;
-    if (Date.now() - this.lastSettingsRefresh >= ctx.config.access_refresh_sec * 1000) {
-      await ctx.settings.refresh();
-      this.lastSettingsRefresh = Date.now();
-    }
+    // One small query: enable_kb, cpassman_url or the API secret changed in TeamPass's admin panel show within a check.
+    await ctx.settings.refresh();
     const userIds = ctx.registry.userIds();
     const connected = new Set(userIds);
     ctx.access.retainOnly(connected);

@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import jwt from 'jsonwebtoken';
+import type { Database } from '../../src/db/index.js';
+import { forEachBackend } from '../helpers/backends.js';
+import { createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
+import { connected, startTestServer, type TestServer } from './server-harness.js';
+
+interface ConnectionRow {
+  user_id: number;
+  resource_id: string;
+  ip_address: string | null;
+  user_agent: string | null;
+  connected_at: unknown;
+  disconnected_at: unknown;
+}
+
+forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
+  let db: Database;
+  let srv: TestServer;
+
+  beforeEach(async () => {
+    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+  });
+  afterEach(async () => {
+    await srv.stop();
+    await db.close();
+  });
+
+  const rows = async () => (await db.knex(db.t.connections).select('*').orderBy('id')) as ConnectionRow[];
+  const waitFor = async (condition: () => Promise<boolean>) => {
+    const deadline = Date.now() + 5000;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error('condition not met in time');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
+  it('records each connection in websocket_connections with the client address behind a trusted proxy', async () => {
+    srv = await startTestServer(db);
+    const user = await seedUser(db);
+    const client = await srv.client(`?token=${await issueToken(db, user.id)}`, {
+      headers: { 'X-Forwarded-For': '198.51.100.4, 10.0.0.1', 'User-Agent': 'Mozilla/5.0 (test)' },
+    });
+    await connected(client);
+    await waitFor(async () => (await rows()).length === 1);
+    const [row] = await rows();
+    expect(row).to.deep.include({ user_id: user.id, ip_address: '10.0.0.1', user_agent: 'Mozilla/5.0 (test)', disconnected_at: null });
+    expect(row.resource_id).to.equal([...srv.server.directory.all()][0].id);
+    expect(row.connected_at).to.not.equal(null);
+    await client.close();
+    await waitFor(async () => (await rows())[0].disconnected_at !== null);
+  });
+
+  it('walks X-Forwarded-For past every trusted proxy, and ignores it from an untrusted peer', async () => {
+    srv = await startTestServer(db, { config: { trusted_proxies: ['127.0.0.1', '10.0.0.0/8'] } });
+    const user = await seedUser(db);
+    await connected(await srv.client(`?token=${await issueToken(db, user.id)}`, { headers: { 'X-Forwarded-For': '198.51.100.4, 10.0.0.1' } }));
+    await srv.stop();
+    srv = await startTestServer(db, { config: { trusted_proxies: [] } });
+    await connected(await srv.client(`?token=${await issueToken(db, user.id)}`, { headers: { 'X-Forwarded-For': '198.51.100.4' } }));
+    await waitFor(async () => (await rows()).length === 2);
+    expect((await rows()).map((r) => r.ip_address)).to.deep.equal(['198.51.100.4', '127.0.0.1']);
+  });
+
+  it('logs connects, disconnects and failures without any token', async () => {
+    srv = await startTestServer(db, { config: { jwt_secret: 'log-secret' } });
+    const user = await seedUser(db, { login: 'carol' });
+    const token = await issueToken(db, user.id);
+    const client = await srv.client(`?token=${token}`);
+    const frame = await connected(client);
+    const bad = await srv.client(`?token=${'a'.repeat(64)}`);
+    await bad.waitClose();
+    const badJwt = jwt.sign({ id: user.id, exp: 1 }, 'log-secret');
+    await (await srv.client(`?token=${badJwt}`)).waitClose();
+    const viaMessage = await srv.client();
+    viaMessage.send({ action: 'authenticate', token: 'b'.repeat(64) });
+    await viaMessage.waitClose();
+    await client.close();
+    await waitFor(async () => srv.logs().some((l) => l.message === 'Connection closed'));
+    const logs = srv.logs();
+    expect(logs.find((l) => l.message === 'Connection established')).to.deep.include({ user_id: user.id, user_login: 'carol', auth_method: 'ws_token', ip: '127.0.0.1' });
+    expect(logs.filter((l) => l.message === 'Authentication failed').map((l) => l.reason)).to.deep.equal(['token_unknown', 'jwt_expired', 'token_unknown']);
+    expect(logs.find((l) => l.message === 'Connection closed')).to.deep.include({ user_id: user.id, code: 1000 });
+    const text = readFileSync(srv.logFile, 'utf8');
+    for (const secret of [token, frame.reconnect_token as string, 'a'.repeat(64), 'b'.repeat(64), badJwt, user.keyTempo as string]) {
+      expect(text).not.to.contain(secret);
+    }
+  });
+
+  it('stop(): refuses new clients, closes the others with 1001, marks their rows disconnected; twice is safe', async () => {
+    srv = await startTestServer(db);
+    const users = [await seedUser(db), await seedUser(db)];
+    const clients = [];
+    for (const u of users) {
+      const c = await srv.client(`?token=${await issueToken(db, u.id)}`);
+      await connected(c);
+      clients.push(c);
+    }
+    await waitFor(async () => (await rows()).length === 2);
+    await Promise.all([srv.server.stop(), srv.server.stop()]);
+    for (const c of clients) expect(await c.waitClose()).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    expect((await rows()).every((r) => r.disconnected_at !== null)).to.equal(true);
+    expect((await srv.metrics.connections.get()).values[0].value).to.equal(0);
+    let refused = false;
+    await srv.client(`?token=${await issueToken(db, users[0].id)}`).catch(() => (refused = true));
+    expect(refused).to.equal(true);
+    await srv.server.stop();
+  });
+});

@@ -1,0 +1,76 @@
+import { expect } from 'chai';
+import type { IncomingMessage } from 'node:http';
+import { clientAddress, TrustedProxies } from '../../src/server/client-ip.js';
+import { FailedAuthLimiter, MessageRateLimiter } from '../../src/server/rate-limit.js';
+
+describe('rate limits', () => {
+  describe('messages per connection', () => {
+    it('allows rate_limit_messages per window, then refuses until the window ends', () => {
+      const limiter = new MessageRateLimiter(3, 1000);
+      expect([0, 10, 20, 30, 999].map((t) => limiter.allow(t))).to.deep.equal([true, true, true, false, false]);
+      expect(limiter.allow(1000)).to.equal(true);
+    });
+
+    it('keeps constant state whatever the traffic', () => {
+      const limiter = new MessageRateLimiter(10, 1000);
+      for (let t = 0; t < 100_000; t++) limiter.allow(t);
+      expect(Object.keys(limiter)).to.have.length(4);
+    });
+  });
+
+  describe('failed authentications per address', () => {
+    it('blocks after 10 failures in 60 s, and forgets after the window', () => {
+      const limiter = new FailedAuthLimiter();
+      for (let i = 0; i < 9; i++) limiter.recordFailure('203.0.113.1', 1000 + i);
+      expect(limiter.isBlocked('203.0.113.1', 2000)).to.equal(false);
+      limiter.recordFailure('203.0.113.1', 2000);
+      expect(limiter.isBlocked('203.0.113.1', 2001)).to.equal(true);
+      expect(limiter.isBlocked('203.0.113.2', 2001)).to.equal(false);
+      expect(limiter.isBlocked('203.0.113.1', 61_000)).to.equal(false);
+    });
+
+    it('exempts loopback addresses', () => {
+      const limiter = new FailedAuthLimiter(1);
+      for (const ip of ['127.0.0.1', '127.5.5.5', '::1']) {
+        limiter.recordFailure(ip, 0);
+        limiter.recordFailure(ip, 0);
+        expect(limiter.isBlocked(ip, 1), ip).to.equal(false);
+      }
+      expect(limiter.tracked).to.equal(0);
+    });
+
+    it('prunes closed windows', () => {
+      const limiter = new FailedAuthLimiter(10, 100);
+      for (let i = 0; i < 50; i++) limiter.recordFailure(`198.51.100.${i}`, 0);
+      expect(limiter.tracked).to.equal(50);
+      limiter.prune(100);
+      expect(limiter.tracked).to.equal(0);
+    });
+  });
+
+  describe('client address', () => {
+    const request = (peer: string, xff?: string) => ({ socket: { remoteAddress: peer }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+    const local = new TrustedProxies(['127.0.0.1', '::1']);
+
+    it('uses the peer when it is not a trusted proxy', () => {
+      expect(clientAddress(request('203.0.113.5', '1.2.3.4'), local)).to.deep.equal({ ip: '203.0.113.5', viaTrustedProxy: false });
+      expect(clientAddress(request('::ffff:203.0.113.5'), local).ip).to.equal('203.0.113.5');
+    });
+
+    it('believes X-Forwarded-For from a trusted proxy, right to left past trusted hops', () => {
+      expect(clientAddress(request('127.0.0.1', '198.51.100.7'), local)).to.deep.equal({ ip: '198.51.100.7', viaTrustedProxy: true });
+      const chain = new TrustedProxies(['127.0.0.1', '10.0.0.0/8']);
+      expect(clientAddress(request('127.0.0.1', 'spoofed, 198.51.100.7, 10.1.2.3'), chain).ip).to.equal('198.51.100.7');
+      expect(clientAddress(request('::ffff:127.0.0.1', '2001:db8::1'), local).ip).to.equal('2001:db8::1');
+    });
+
+    it('stops at a malformed hop and keeps the proxy without a header', () => {
+      expect(clientAddress(request('127.0.0.1', 'not-an-ip'), local).ip).to.equal('127.0.0.1');
+      expect(clientAddress(request('127.0.0.1'), local).ip).to.equal('127.0.0.1');
+    });
+
+    it('trusts nobody with an empty trusted_proxies', () => {
+      expect(clientAddress(request('127.0.0.1', '198.51.100.7'), new TrustedProxies([])).ip).to.equal('127.0.0.1');
+    });
+  });
+});
