@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isTeampassWsError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
 import { migrateCommand } from './migrate.js';
+import { serveCommand } from './serve.js';
 import { emitCommand } from './emit.js';
 import { tailLogsCommand } from './tail-logs.js';
 import { installSystemdCommand } from './install-systemd.js';
@@ -21,6 +22,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .showHelpAfterError('(run "teampass-ws --help" for usage)')
     .exitOverride();
   const commands = [
+    serveCommand(ctx),
     migrateCommand(ctx),
     emitCommand(ctx),
     tailLogsCommand(ctx),

@@ -1,0 +1,193 @@
+import { Command } from 'commander';
+import os from 'node:os';
+import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
+import type { Config, LoadedConfig } from '../src/config/index.js';
+import { redactUrl, type Database } from '../src/db/index.js';
+import { Migrator } from '../src/db/migrator.js';
+import { clientRoutes, demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
+import { TeampassWsError } from '../src/errors.js';
+import { createLogger, type Logger } from '../src/log/index.js';
+import { createMetrics, healthRoutes } from '../src/metrics/index.js';
+import { createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
+import type { CommandContext } from './context.js';
+import { addConfigOptions, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+
+interface ServeOptions extends ConfigFlags {
+  demo?: boolean;
+}
+
+/** What demo mode gets to prepare: the database is the embedded one or one named for the demo. */
+export interface DemoHookArgs {
+  db: Database;
+  config: Config;
+  logger: Logger;
+  /** The `--db` argument other commands (emit) need to reach this database; '' for the embedded default. */
+  dbArgument: string;
+  /** Polls the events table at once (an event written by the demo page shows without delay). */
+  pollNow(): void;
+}
+
+export interface DemoSetup {
+  /** Plain-HTTP routes of the demo (its page, its endpoints). */
+  routes: HttpRoute[];
+  /** Printed once the daemon listens: warnings loudly, then the lines. */
+  banner(httpUrl: string): { warnings: string[]; lines: string[] };
+}
+
+/** Prepares demo mode (dataset, tokens, page): used by `serve --demo` and when no database is named. */
+export type DemoHook = (args: DemoHookArgs) => Promise<DemoSetup>;
+
+export interface ServeExtensions {
+  demo?: DemoHook;
+}
+
+/** The demo dataset, page and banner of src/demo. */
+export const defaultDemoHook: DemoHook = async ({ db, config, logger, dbArgument, pollNow }) => {
+  const demo = await prepareDemo(db);
+  return {
+    routes: demoRoutes({ db, demo, emitDbArgument: dbArgument, wakePort: config.wake_port, onEventWritten: pollNow, logger }),
+    banner: (httpUrl) => demoBanner(demo, `${httpUrl}/demo`, dbArgument),
+  };
+};
+
+export function serveCommand(ctx: CommandContext, extensions: ServeExtensions = {}): Command {
+  const cmd = new Command('serve')
+    .description("run the real-time daemon: a drop-in replacement for TeamPass's PHP websocket server")
+    .option('--demo', 'demo mode: a TeamPass-shaped demo dataset in the embedded database, demo tokens and a live demo page');
+  addConfigOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+Without any database named (no --db, --teampass-root, config file or environment), serve runs
+the demo on the embedded SQLite file ./teampass-ws-demo.sqlite: it is then NOT connected to TeamPass.
+Stop it with SIGTERM or Ctrl-C: clients are told to reconnect (1001) and their rows closed.
+
+Examples:
+  teampass-ws serve --teampass-root /var/www/html/teampass
+  teampass-ws serve --db mysql://teampass:secret@127.0.0.1:3306/teampass --port 8080 --log-file /var/log/teampass-ws.log
+  teampass-ws serve --demo`,
+  );
+  return cmd.action(async (opts: ServeOptions) => {
+    ctx.exitCode = await runServe(opts, ctx, extensions);
+  });
+}
+
+/** Resolves once the daemon has shut down after SIGTERM / SIGINT. */
+export async function runServe(opts: ServeOptions, ctx: CommandContext, extensions: ServeExtensions = {}): Promise<number> {
+  const { out } = ctx;
+  // Listening from the start: a SIGTERM during startup stops the daemon once it is up, cleanly.
+  const stopSignal = shutdownSignal();
+  let loaded: LoadedConfig;
+  let opened: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    loaded = await loadCommandConfig(opts);
+    opened = await openDatabase(loaded);
+  } catch (err) {
+    stopSignal.dispose();
+    throw err;
+  }
+  const { config } = loaded;
+  const { db, embedded } = opened;
+  const demoMode = Boolean(opts.demo) || embedded;
+  let logger: Logger | undefined;
+  let server: TeampassWsServer | undefined;
+  let bridge: EventBridge | undefined;
+  const cleanup = async () => {
+    await server?.stop();
+    await bridge?.stop();
+    await db.close();
+    await logger?.close();
+  };
+  try {
+    if (!demoMode) await requireTeampassDatabase(db);
+    logger = createLogger({ level: config.log_level, file: config.log_file || undefined, console: process.stdout.isTTY ? 'pretty' : 'json' });
+    const demo = demoMode
+      ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: embedded ? '' : config.db.startsWith('sqlite:') ? config.db : redactUrl(config.db), pollNow: () => bridge?.pollNow() })
+      : undefined;
+
+    const metrics = createMetrics();
+    const instanceId = `${os.hostname()}:${config.port}`;
+    const routes: HttpRoute[] = [
+      ...healthRoutes({ metrics, db, config, instanceId, health: (): FeedHealth | undefined => bridge?.health() }),
+      ...clientRoutes(),
+      ...(demo?.routes ?? []),
+    ];
+    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes });
+    bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
+    server.attachFeed(bridge);
+    await bridge.start();
+    const { host, port } = await server.listen();
+
+    const banner = demo?.banner(`http://${displayHost(host)}:${port}`);
+    describeStart(ctx, loaded, db, demoMode && !banner?.warnings.length);
+    out.line(`teampass-ws listening on ws://${host}:${port}`);
+    for (const warning of banner?.warnings ?? []) out.warn(warning);
+    for (const line of banner?.lines ?? []) out.line(line);
+    logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, demo: demoMode });
+
+    const signal = await stopSignal.received;
+    logger.info('Shutting down', { signal });
+    out.line(`teampass-ws: ${signal} received, closing connections`);
+    await cleanup();
+    out.line('teampass-ws stopped');
+    return 0;
+  } catch (err) {
+    logger?.error('Daemon failed', { error: (err as Error).message });
+    await cleanup().catch(() => undefined);
+    throw err;
+  } finally {
+    stopSignal.dispose();
+  }
+}
+
+/** The first SIGTERM or SIGINT; later ones are ignored while shutdown runs. */
+function shutdownSignal(): { received: Promise<NodeJS.Signals>; dispose(): void } {
+  let handler: (signal: NodeJS.Signals) => void = () => undefined;
+  const received = new Promise<NodeJS.Signals>((resolve) => {
+    handler = (signal) => {
+      if (!stopping) resolve(signal);
+      stopping = true;
+    };
+  });
+  let stopping = false;
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return {
+    received,
+    dispose: () => {
+      process.off('SIGTERM', handler);
+      process.off('SIGINT', handler);
+    },
+  };
+}
+
+/** Which database this is; `notTeampass` when nothing else says loudly that it is not TeamPass's. */
+function describeStart(ctx: CommandContext, loaded: LoadedConfig, db: Database, notTeampass: boolean): void {
+  const { out } = ctx;
+  if (notTeampass) {
+    out.warn(`NOT CONNECTED TO TEAMPASS: serving the demo database ${db.description}.`);
+    out.warn('To serve TeamPass, name its database: --teampass-root <TeamPass folder> or --db mysql://…');
+  } else {
+    out.line(`Database: ${db.description}${loaded.teampass ? ` (TeamPass ${loaded.teampass.version})` : ''}, websocket tokens ${loaded.tokenMode}`);
+  }
+}
+
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A production database must be TeamPass's, migrated: serve never changes its schema itself. */
+async function requireTeampassDatabase(db: Database): Promise<void> {
+  if (!(await db.knex.schema.hasTable(db.t.users))) {
+    throw new TeampassWsError('DB_ERROR', `${db.description} has no TeamPass table ${db.t.users}.`, {
+      suggestion: "Check the database name and the table prefix (TeamPass's DB_PREFIX, --prefix), or use --teampass-root.",
+    });
+  }
+  const pending = await new Migrator(db).pending();
+  if (pending.length > 0) {
+    throw new TeampassWsError('MIGRATION', `The websocket tables of ${db.description} are not up to date (${pending.map((m) => m.name).join(', ')} pending).`, {
+      suggestion: 'Run `teampass-ws migrate` with the same database options, then start serve again.',
+    });
+  }
+}

@@ -1,0 +1,186 @@
+import { expect } from 'chai';
+import net from 'node:net';
+import type { Database } from '../../src/db/index.js';
+import { forEachBackend, openTestDatabase, tempDir } from '../helpers/backends.js';
+import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
+import { freePort, mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
+import { makeTeampassInstall } from '../helpers/teampass-install.js';
+import { createTeampassDatabase, issueToken, seedUser, tokenRow } from '../helpers/teampass-fixture.js';
+import { connect, type TestWsClient } from '../helpers/ws-client.js';
+
+const LISTENING = /teampass-ws listening on ws:\/\/127\.0\.0\.1:(\d+)/;
+
+async function serve(args: string[], cwd?: string): Promise<{ cli: RunningCli; port: number }> {
+  const port = await freePort();
+  const cli = startCli(['serve', '--host', '127.0.0.1', '--port', String(port), '--session-check-sec', '1', '--poll-interval-ms', '50', ...args], { cwd });
+  try {
+    await cli.waitFor(LISTENING, 60_000);
+  } catch (err) {
+    await cli.stop();
+    throw err;
+  }
+  return { cli, port };
+}
+
+forEachBackend('serve (the CLI as a process)', (backend) => {
+  let url: string;
+  let db: Database;
+  let daemon: { cli: RunningCli; port: number } | undefined;
+  const clients: TestWsClient[] = [];
+
+  beforeEach(async function () {
+    this.timeout(60_000);
+    url = await backend().newDatabaseUrl();
+    db = await createTeampassDatabase(url);
+  });
+  afterEach(async function () {
+    this.timeout(30_000);
+    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+    await daemon?.cli.stop();
+    daemon = undefined;
+    await db.close();
+  });
+
+  it('serves TeamPass clients, delivers events, and shuts down cleanly on SIGTERM', async function () {
+    this.timeout(60_000);
+    const user = await seedUser(db, { login: 'alice' });
+    daemon = await serve(['--db', url]);
+    expect(daemon.cli.output()).to.match(/Database: .*websocket tokens reusable/);
+    const client = await connect(`ws://127.0.0.1:${daemon.port}/ws?token=${await issueToken(db, user.id)}`);
+    clients.push(client);
+    expect(await client.next((f) => f.type === 'connected')).to.deep.include({ user_id: user.id, user_login: 'alice' });
+    await db.knex(db.t.events).insert({ event_type: 'task_completed', target_type: 'user', target_id: user.id, payload: JSON.stringify({ task_id: 1, status: 'done' }) });
+    const event = await client.next((f) => f.type === 'event', 10_000);
+    expect(event).to.deep.include({ event: 'task_completed', data: { task_id: 1, status: 'done' } });
+
+    const code = await daemon.cli.stop('SIGTERM');
+    expect(code, daemon.cli.output()).to.equal(0);
+    expect(await client.waitClose()).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    const rows = (await db.knex(db.t.connections).select('disconnected_at')) as Array<{ disconnected_at: unknown }>;
+    expect(rows).to.have.length(1);
+    expect(rows[0].disconnected_at).to.not.equal(null);
+    expect(daemon.cli.output()).to.match(/SIGTERM received, closing connections[\s\S]*teampass-ws stopped/);
+    const health = await fetch(`http://127.0.0.1:${daemon.port}/healthz`).catch(() => undefined);
+    expect(health, 'nothing listens any more').to.equal(undefined);
+  });
+
+  it('answers /healthz and /metrics on the same port, and 404 elsewhere', async function () {
+    this.timeout(60_000);
+    daemon = await serve(['--db', url]);
+    const base = `http://127.0.0.1:${daemon.port}`;
+    const health = (await (await fetch(`${base}/healthz`)).json()) as { status: string; service: string };
+    expect(health).to.include({ status: 'ok', service: 'teampass-ws' });
+    expect(await (await fetch(`${base}/metrics`)).text()).to.contain('teampass_ws_connections');
+    expect((await fetch(`${base}/nope`)).status).to.equal(404);
+  });
+
+  it('stops on SIGINT too, exit code 0', async function () {
+    this.timeout(60_000);
+    daemon = await serve(['--db', url]);
+    expect(await daemon.cli.stop('SIGINT')).to.equal(0);
+  });
+
+  it('refuses an unmigrated database and says to run migrate', async function () {
+    this.timeout(60_000);
+    const fresh = await backend().newDatabaseUrl();
+    const bare = await openTestDatabase(fresh);
+    try {
+      const { createTeampassTables } = await import('../../src/db/index.js');
+      await createTeampassTables(bare);
+    } finally {
+      await bare.close();
+    }
+    const r = await runCli(['serve', '--db', fresh, '--port', String(await freePort())]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/websocket tables .* are not up to date/);
+    expect(r.stdout + r.stderr).to.contain('Run `teampass-ws migrate` with the same database options');
+  });
+
+  it('refuses a database without TeamPass tables, naming the prefix', async function () {
+    this.timeout(60_000);
+    const r = await runCli(['serve', '--db', url, '--prefix', 'other_', '--port', String(await freePort())]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain('has no TeamPass table other_users');
+    expect(r.stdout + r.stderr).to.contain('DB_PREFIX');
+  });
+
+  it('says clearly when the port is taken', async function () {
+    this.timeout(60_000);
+    const blocker = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const r = await runCli(['serve', '--db', url, '--host', '127.0.0.1', '--port', String(port)]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.contain(`Port ${port} on 127.0.0.1 is already in use.`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+});
+
+describe('serve --teampass-root (a TeamPass 3.1 install on MariaDB, the CLI as a process)', function () {
+  this.timeout(120_000);
+  let server: MariaDbServer | null;
+  let url: string;
+  let db: Database;
+  let daemon: { cli: RunningCli; port: number } | undefined;
+  const clients: TestWsClient[] = [];
+
+  before(async function () {
+    server = await mariaDb();
+    // A developer machine without MariaDB; CI=true makes mariaDb() throw instead.
+    if (!server) this.skip();
+  });
+  beforeEach(async () => {
+    url = await server!.createDatabase();
+    db = await createTeampassDatabase(url);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+    await daemon?.cli.stop();
+    daemon = undefined;
+    await db.close();
+  });
+
+  it('reads TeamPass 3.1 settings with --teampass-root and uses single-use tokens', async function () {
+    const target = new URL(url);
+    const root = makeTeampassInstall({
+      version: '3.1',
+      host: target.hostname,
+      port: Number(target.port),
+      user: decodeURIComponent(target.username),
+      password: decodeURIComponent(target.password),
+      clearPassword: true,
+      database: target.pathname.slice(1),
+    });
+    const user = await seedUser(db);
+    const token = await issueToken(db, user.id);
+    daemon = await serve(['--teampass-root', root]);
+    expect(daemon.cli.output()).to.match(/TeamPass 3\.1\), websocket tokens single_use/);
+    const first = await connect(`ws://127.0.0.1:${daemon.port}/?token=${token}`);
+    clients.push(first);
+    expect((await first.next()).type).to.equal('connected');
+    expect(Number((await tokenRow(db, token))?.used)).to.equal(1);
+    const second = await connect(`ws://127.0.0.1:${daemon.port}/?token=${token}`);
+    clients.push(second);
+    expect((await second.next()).error_code).to.equal('auth_failed');
+  });
+});
+
+describe('serve with no database named (the CLI as a process)', function () {
+  this.timeout(120_000);
+
+  it('uses the embedded demo database and says loudly that it is not TeamPass', async () => {
+    const cwd = tempDir('tpws-serve-embedded-');
+    const { cli, port } = await serve([], cwd);
+    try {
+      expect(cli.output()).to.match(/NOT CONNECTED TO TEAMPASS/);
+      expect(cli.output()).to.contain('teampass-ws-demo.sqlite');
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).to.equal(200);
+    } finally {
+      expect(await cli.stop()).to.equal(0);
+    }
+  });
+});
