@@ -1,16 +1,13 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import mysql from 'mysql2/promise';
 import net from 'node:net';
 import path from 'node:path';
-import { defaultConfig } from '../../src/config/index.js';
 import { createTeampassTables, setTeampassSetting, type Database } from '../../src/db/index.js';
 import { Migrator } from '../../src/db/migrator.js';
-import { createMetrics, healthRoutes } from '../../src/metrics/index.js';
 import { cleanupTempDirs, forEachBackend, openTestDatabase, tempDir } from '../helpers/backends.js';
-import { BIN, cliEnv, runCli, type CliResult } from '../helpers/cli.js';
+import { BIN, cliEnv, runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { freePort, mariaDb } from '../helpers/mariadb.js';
 import { makeTeampassInstall } from '../helpers/teampass-install.js';
 
@@ -137,7 +134,8 @@ forEachBackend('check-requirements', (backend) => {
     expect(r.stdout).to.contain('Ready to run; the warnings above are worth a look.');
   });
 
-  it('tells a port taken by another program from one held by a running teampass-ws', async () => {
+  it('tells a port taken by another program from one held by a running teampass-ws', async function () {
+    this.timeout(90_000);
     // Something that is not HTTP, as an SSH or database server would be. It reads what it is sent, so it sees the client leave.
     const other = net.createServer((s) => s.resume().end('SSH-2.0-OpenSSH\r\n'));
     await new Promise<void>((resolve) => other.listen(port, '127.0.0.1', resolve));
@@ -150,20 +148,16 @@ forEachBackend('check-requirements', (backend) => {
       await new Promise((resolve) => other.close(resolve));
     }
 
-    // The daemon's own /healthz, answering on the port.
-    const daemon = http.createServer(async (req, res) => {
-      for (const route of healthRoutes({ metrics: createMetrics(), health: () => ({ dbReachable: true, pollLagMs: 50, lastEventId: 7 }), db, config: defaultConfig() })) {
-        if (await route(req, res)) return;
-      }
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => daemon.listen(port, '127.0.0.1', resolve));
+    // The daemon itself on the port: its /healthz says who it is.
+    const daemon = startCli(['serve', '--config', configFile, '--log-file', '']);
     try {
+      await daemon.waitFor(/teampass-ws listening on/, 60_000);
       const json = report(await runCheck(['--json']));
       expect(check(json, 'port').status).to.equal('ok');
       expect(check(json, 'port').detail).to.match(/is held by a running teampass-ws \d+\.\d+\.\d+ \(ok, 0 connections\)/);
+      expect(json.ok).to.equal(true);
     } finally {
-      await new Promise((resolve) => daemon.close(resolve));
+      await daemon.stop();
     }
   });
 
