@@ -27,21 +27,29 @@ export function methodNotAllowed(res: ServerResponse, allow: string): void {
 
 export class BodyTooLarge extends Error {}
 
-/** Reads the request body as text, refusing more than `limit` bytes. */
+/**
+ * Reads the request body as text, refusing more than `limit` bytes. The rest of an oversized body
+ * is read and dropped, so the refusal can still be sent on the same connection.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
     req.on('data', (chunk: Buffer) => {
+      if (refused) return;
       size += chunk.length;
       if (size > limit) {
+        refused = true;
+        chunks.length = 0;
         reject(new BodyTooLarge(`body over ${limit} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (!refused) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
