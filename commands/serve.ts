@@ -1,3 +1,4 @@
+import chalk from 'chalk';
 import { Command } from 'commander';
 import os from 'node:os';
 import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
@@ -99,10 +100,11 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     await logger?.close();
   };
   try {
-    if (!demoMode) await requireTeampassDatabase(db);
+    if (!demoMode) await requireMigrated(db);
     logger = createLogger({ level: config.log_level, file: config.log_file || undefined, console: process.stdout.isTTY ? 'pretty' : 'json' });
+    if (!demoMode) await warnWithoutTeampassTables(db, ctx);
     const demo = demoMode
-      ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: embedded ? '' : config.db.startsWith('sqlite:') ? config.db : redactUrl(config.db), pollNow: () => bridge?.pollNow() })
+      ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: emitDbArgument(config, embedded), pollNow: () => bridge?.pollNow() })
       : undefined;
 
     const metrics = createMetrics();
@@ -120,9 +122,10 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
 
     const banner = demo?.banner(`http://${displayHost(host)}:${port}`);
     describeStart(ctx, loaded, db, demoMode && !banner?.warnings.length);
-    out.line(`teampass-ws listening on ws://${host}:${port}`);
-    for (const warning of banner?.warnings ?? []) out.warn(warning);
+    // All on standard output and before the listening line, so whoever waits for that line has seen them.
+    for (const warning of banner?.warnings ?? []) out.line(chalk.yellow(`! ${warning}`));
     for (const line of banner?.lines ?? []) out.line(line);
+    out.line(`teampass-ws listening on ws://${host}:${port}`);
     logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, demo: demoMode });
 
     const signal = await stopSignal.received;
@@ -165,8 +168,8 @@ function shutdownSignal(): { received: Promise<NodeJS.Signals>; dispose(): void 
 function describeStart(ctx: CommandContext, loaded: LoadedConfig, db: Database, notTeampass: boolean): void {
   const { out } = ctx;
   if (notTeampass) {
-    out.warn(`NOT CONNECTED TO TEAMPASS: serving the demo database ${db.description}.`);
-    out.warn('To serve TeamPass, name its database: --teampass-root <TeamPass folder> or --db mysql://…');
+    out.line(chalk.yellow(`! NOT CONNECTED TO TEAMPASS: serving the demo database ${db.description}.`));
+    out.line(chalk.yellow('! To serve TeamPass, name its database: --teampass-root <TeamPass folder> or --db mysql://…'));
   } else {
     out.line(`Database: ${db.description}${loaded.teampass ? ` (TeamPass ${loaded.teampass.version})` : ''}, websocket tokens ${loaded.tokenMode}`);
   }
@@ -177,13 +180,21 @@ function displayHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** A production database must be TeamPass's, migrated: serve never changes its schema itself. */
-async function requireTeampassDatabase(db: Database): Promise<void> {
-  if (!(await db.knex.schema.hasTable(db.t.users))) {
-    throw new TeampassWsError('DB_ERROR', `${db.description} has no TeamPass table ${db.t.users}.`, {
-      suggestion: "Check the database name and the table prefix (TeamPass's DB_PREFIX, --prefix), or use --teampass-root.",
-    });
-  }
+/** The --db value `emit` needs to reach this database, without a password in it. */
+function emitDbArgument(config: Config, embedded: boolean): string {
+  if (embedded) return '';
+  return config.db.startsWith('sqlite:') ? config.db : redactUrl(config.db);
+}
+
+/** Not fatal (the tables may come), but every authentication fails until they do. */
+async function warnWithoutTeampassTables(db: Database, ctx: CommandContext): Promise<void> {
+  if (await db.knex.schema.hasTable(db.t.users)) return;
+  ctx.out.line(chalk.yellow(`! ${db.description} has no TeamPass table ${db.t.users}: every authentication will fail.`));
+  ctx.out.line(chalk.yellow("! Check the database name and the table prefix (TeamPass's DB_PREFIX, --prefix), or use --teampass-root."));
+}
+
+/** A named database must be migrated: serve never changes its schema itself. */
+async function requireMigrated(db: Database): Promise<void> {
   const pending = await new Migrator(db).pending();
   if (pending.length > 0) {
     throw new TeampassWsError('MIGRATION', `The websocket tables of ${db.description} are not up to date (${pending.map((m) => m.name).join(', ')} pending).`, {
