@@ -96,11 +96,13 @@ forEachBackend('browser client in Chromium against the daemon', (backend) => {
 
   it('survives a daemon restart and receives the events emitted while it was down exactly once, in order', async function () {
     this.timeout(120_000);
+    const auditor = demo.users.find((u) => u.login === 'auditor')!;
     await daemon.cli.stop();
     await page.waitForFunction(() => (window as unknown as { log: PageLog }).log.closes.length >= 1, undefined, { timeout: 20_000 });
-    for (const label of ['while-down-1', 'while-down-2', 'while-down-3']) {
-      await emit('item_updated', 'item_id=10', `folder_id=${folder}`, `label=${label}`, 'updated_by=admin');
-    }
+    await emit('item_updated', 'item_id=10', `folder_id=${folder}`, 'label=while-down-1', 'updated_by=admin');
+    // A user event between two folder events: the login replays it before the resubscribe replays the folder's.
+    await emit('task_completed', '--user', String(auditor.id), 'task_id=1', 'task_type=export', 'progress=1', 'total=1', 'status=completed', 'percent=100', 'message=user-event');
+    await emit('item_updated', 'item_id=10', `folder_id=${folder}`, 'label=while-down-2', 'updated_by=admin');
     // Another folder the user does not subscribe to: must not come back with the replay.
     await emit('item_created', 'item_id=11', 'folder_id=3', 'label=other-folder', 'created_by=admin');
     daemon = await startDaemon(['--db', dbUrl, '--allowed-origins', pages.origin, '--session-check-sec', '1', '--poll-interval-ms', '100'], { port: daemon.port });
@@ -109,7 +111,7 @@ forEachBackend('browser client in Chromium against the daemon', (backend) => {
     await page.waitForFunction(() => (window as unknown as { log: PageLog }).log.events.length >= 5, undefined, { timeout: 20_000 });
 
     const log = await pageLog(page);
-    expect(log.events.map((e) => e.label)).to.deep.equal(['first', 'while-down-1', 'while-down-2', 'while-down-3', 'after-restart']);
+    expect(log.events.map((e) => e.label)).to.deep.equal(['first', 'while-down-1', 'user-event', 'while-down-2', 'after-restart']);
     const ids = log.events.map((e) => e.id!);
     expect(ids, 'ascending ids').to.deep.equal([...ids].sort((a, b) => a - b));
     expect(log.opens, 'logged in again after the restart').to.equal(2);
