@@ -1,44 +1,19 @@
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { TeamPassServerError, TeamPassWebSocket } from '../../src/client/teampass-websocket.js';
-import type { SocketConstructor, TeamPassWebSocketOptions } from '../../src/client/types.js';
-import { ClientHarness, quietLogger, waitUntil } from './client-harness.js';
-
-const TOKEN = 'a'.repeat(64);
+import type { SocketConstructor } from '../../src/client/types.js';
+import { ClientHarness, clientFixture, quietLogger, TOKEN, waitUntil } from './client-harness.js';
 
 describe('browser client: login, requests and events (real sockets)', () => {
-  let server: ClientHarness;
-  const clients: TeamPassWebSocket[] = [];
-
-  function client(options: TeamPassWebSocketOptions = {}): TeamPassWebSocket {
-    const c = new TeamPassWebSocket({
-      url: server.url,
-      token: TOKEN,
-      WebSocket: WebSocket as unknown as SocketConstructor,
-      reconnectInterval: 20,
-      logger: quietLogger(),
-      ...options,
-    });
-    clients.push(c);
-    return c;
-  }
-
-  beforeEach(async () => {
-    server = await new ClientHarness().start();
-  });
-
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.disconnect();
-    await server.stop();
-  });
+  const fx = clientFixture({ reconnectInterval: 20 });
 
   it('logs in with ?token=, resolves connect() and calls onOpen at the server’s connected', async () => {
-    const c = client();
+    const c = fx.client();
     let opened = 0;
     const connectedFrames: unknown[] = [];
     c.onOpen(() => opened++).on('connected', (m: unknown) => connectedFrames.push(m));
     await c.connect();
-    const conn = await server.connection(0);
+    const conn = await fx.server.connection(0);
     expect(conn.query.get('token')).to.equal(TOKEN);
     expect(conn.query.has('since'), 'no resume point on a first login').to.equal(false);
     expect(opened).to.equal(1);
@@ -50,16 +25,16 @@ describe('browser client: login, requests and events (real sockets)', () => {
 
   it('reads TeamPassWebSocketUrl and TeamPassWebSocketToken from the page when no option names them', async () => {
     const page = globalThis as { TeamPassWebSocketUrl?: string; TeamPassWebSocketToken?: string };
-    page.TeamPassWebSocketUrl = server.url;
+    page.TeamPassWebSocketUrl = fx.server.url;
     page.TeamPassWebSocketToken = TOKEN;
+    const c = new TeamPassWebSocket({ WebSocket: WebSocket as unknown as SocketConstructor, logger: quietLogger() });
     try {
-      const c = new TeamPassWebSocket({ WebSocket: WebSocket as unknown as SocketConstructor, logger: quietLogger() });
-      clients.push(c);
-      expect(c.url).to.equal(server.url);
+      expect(c.url).to.equal(fx.server.url);
       expect(c.token).to.equal(TOKEN);
       await c.connect();
-      expect((await server.connection(0)).query.get('token')).to.equal(TOKEN);
+      expect((await fx.server.connection(0)).query.get('token')).to.equal(TOKEN);
     } finally {
+      c.disconnect();
       delete page.TeamPassWebSocketUrl;
       delete page.TeamPassWebSocketToken;
     }
@@ -69,7 +44,7 @@ describe('browser client: login, requests and events (real sockets)', () => {
     const quiet = new ClientHarness({ auto: false });
     await quiet.start();
     try {
-      const c = client({ url: quiet.url, requestTimeout: 300 });
+      const c = fx.client({ url: quiet.url, requestTimeout: 300 });
       const connecting = c.connect();
       const conn = await quiet.connection(0);
       conn.send({ type: 'connected', user_id: 1, user_login: 'u', reconnect_token: 'c'.repeat(64), last_event_id: 3 });
@@ -108,9 +83,9 @@ describe('browser client: login, requests and events (real sockets)', () => {
   });
 
   it('answers the server’s ping with pong and pings every pingInterval itself', async () => {
-    const c = client({ pingInterval: 60 });
+    const c = fx.client({ pingInterval: 60 });
     await c.connect();
-    const conn = await server.connection(0);
+    const conn = await fx.server.connection(0);
     conn.send({ type: 'ping', timestamp: 1 });
     await conn.nextFrame((f) => f.action === 'pong');
     const ping = await conn.nextFrame((f) => f.action === 'ping');
@@ -119,65 +94,65 @@ describe('browser client: login, requests and events (real sockets)', () => {
   });
 
   it('dispatches each event to its handlers and to *, once per event_id', async () => {
-    const c = client();
+    const c = fx.client();
     const created: unknown[] = [];
     const all: unknown[][] = [];
     const onCreated = (data: unknown, meta: unknown) => created.push([data, meta]);
     c.on('item_created', onCreated).on('*', (name: string, data: unknown) => all.push([name, data]));
     await c.connect();
     await c.subscribeToFolder(2);
-    const conn = await server.connection(0);
-    const e = server.publish('item_created', { item_id: 1, folder_id: 2, label: 'db' });
-    server.sendEvent(conn, e); // the same row again, as an overlapping replay would send it
-    server.publish('item_updated', { item_id: 1, folder_id: 2, label: 'db2' });
+    const conn = await fx.server.connection(0);
+    const e = fx.server.publish('item_created', { item_id: 1, folder_id: 2, label: 'db' });
+    fx.server.sendEvent(conn, e); // the same row again, as an overlapping replay would send it
+    fx.server.publish('item_updated', { item_id: 1, folder_id: 2, label: 'db2' });
     await waitUntil(() => all.some(([n]) => n === 'item_updated'), 5000, 'item_updated');
     expect(created).to.deep.equal([[{ item_id: 1, folder_id: 2, label: 'db' }, { event: 'item_created', event_id: 1, timestamp: 1_700_000_001 }]]);
     expect(all.filter(([n]) => n === 'item_created')).to.have.length(1);
     expect(c.getLastEventId()).to.equal(2);
 
     c.off('item_created', onCreated);
-    server.publish('item_created', { item_id: 3 });
+    fx.server.publish('item_created', { item_id: 3 });
     await waitUntil(() => all.filter(([n]) => n === 'item_created').length === 2, 5000, 'second item_created');
     expect(created).to.have.length(1);
   });
 
   it('emits server_error for an error frame that answers no request', async () => {
-    const c = client();
+    const c = fx.client();
     const errors: Array<{ error_code: string }> = [];
     c.on('server_error', (m: { error_code: string }) => errors.push(m));
     await c.connect();
-    (await server.connection(0)).send({ type: 'error', error_code: 'invalid_json', message: 'Invalid JSON' });
+    (await fx.server.connection(0)).send({ type: 'error', error_code: 'invalid_json', message: 'Invalid JSON' });
     await waitUntil(() => errors.length === 1, 5000, 'server_error');
     expect(errors[0].error_code).to.equal('invalid_json');
   });
 
   it('queues a subscription asked for while connecting and makes it at the login', async () => {
-    const c = client();
+    const c = fx.client();
     const connecting = c.connect();
     const subscribed = c.subscribeToFolder(12);
     await connecting;
     const reply = await subscribed;
     expect(reply).to.include({ action: 'subscribed', folder_id: 12 });
-    const conn = await server.connection(0);
+    const conn = await fx.server.connection(0);
     expect(conn.framesWith('subscribe')).to.have.length(1);
     expect(c.getSubscriptions()).to.deep.equal(['folder:12']);
   });
 
   it('refuses requests before connect(), keeping the subscription for the next login', async () => {
-    const c = client();
+    const c = fx.client();
     const err = await c.subscribeToFolder(5).then(
       () => null,
       (e: Error) => e,
     );
     expect(err?.message).to.equal('Not connected');
     await c.connect();
-    const conn = await server.connection(0);
+    const conn = await fx.server.connection(0);
     const sub = await conn.nextFrame((f) => f.action === 'subscribe');
     expect(sub.data).to.deep.equal({ folder_id: 5, since_event_id: 0 });
   });
 
   it('unsubscribes and forgets the folder, and subscribes to the KB channel', async () => {
-    const c = client();
+    const c = fx.client();
     await c.connect();
     await c.subscribeToFolder(4);
     await c.subscribeToKb();
@@ -185,14 +160,14 @@ describe('browser client: login, requests and events (real sockets)', () => {
     const reply = await c.unsubscribeFromFolder(4);
     expect(reply).to.include({ action: 'unsubscribed', folder_id: 4 });
     expect(c.getSubscriptions()).to.deep.equal(['kb:0']);
-    const conn = await server.connection(0);
+    const conn = await fx.server.connection(0);
     expect(conn.framesWith('subscribe').map((f) => f.channel)).to.deep.equal(['folder', 'kb']);
   });
 
   it('keeps requests under maxMessagesPerSecond so a burst of subscribes is not rate limited', async () => {
-    const c = client({ maxMessagesPerSecond: 5 });
+    const c = fx.client({ maxMessagesPerSecond: 5 });
     await c.connect();
-    const conn = await server.connection(0);
+    const conn = await fx.server.connection(0);
     const arrivals: number[] = [];
     conn.socket.on('message', () => arrivals.push(Date.now()));
     const replies = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((id) => c.subscribeToFolder(id)));
@@ -206,7 +181,7 @@ describe('browser client: login, requests and events (real sockets)', () => {
     const quiet = new ClientHarness({ auto: false });
     await quiet.start();
     try {
-      const c = client({ url: quiet.url });
+      const c = fx.client({ url: quiet.url });
       const closes: number[] = [];
       const reconnecting: unknown[] = [];
       c.onClose((e) => closes.push(e.code)).on('reconnecting', (r: unknown) => reconnecting.push(r));

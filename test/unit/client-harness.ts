@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { TeamPassWebSocket } from '../../src/client/teampass-websocket.js';
+import type { SocketConstructor, TeamPassWebSocketOptions } from '../../src/client/types.js';
 
 /**
  * A small server speaking TeamPass's wire protocol over real sockets, scripted per test: enough
@@ -242,5 +244,45 @@ export function quietLogger(): { log: () => void; warn: (...a: unknown[]) => voi
     log: () => undefined,
     warn: (...a: unknown[]) => void lines.push(a),
     error: (...a: unknown[]) => void lines.push(a),
+  };
+}
+
+/** The token the harness accepts by default. */
+export const TOKEN = 'a'.repeat(64);
+
+export interface ClientFixture {
+  /** This test's scripted server (fresh for each test). */
+  readonly server: ClientHarness;
+  /** A client on it, with Node's `ws` as its WebSocket; disconnected after the test. */
+  client(options?: TeamPassWebSocketOptions): TeamPassWebSocket;
+}
+
+/** Registers per-test hooks: a fresh harness before each test, every client and the harness stopped after. */
+export function clientFixture(defaults: TeamPassWebSocketOptions = {}): ClientFixture {
+  let server: ClientHarness | undefined;
+  const clients: TeamPassWebSocket[] = [];
+  beforeEach(async () => {
+    server = await new ClientHarness().start();
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    client(options = {}) {
+      const c = new TeamPassWebSocket({
+        url: server!.url,
+        token: TOKEN,
+        WebSocket: WebSocket as unknown as SocketConstructor,
+        logger: quietLogger(),
+        ...defaults,
+        ...options,
+      });
+      clients.push(c);
+      return c;
+    },
   };
 }

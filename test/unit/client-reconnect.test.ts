@@ -1,59 +1,31 @@
 import { expect } from 'chai';
-import { WebSocket } from 'ws';
-import { TeamPassWebSocket } from '../../src/client/teampass-websocket.js';
-import type { AuthFailedInfo, SocketConstructor, TeamPassWebSocketOptions } from '../../src/client/types.js';
-import { ClientHarness, quietLogger, waitUntil } from './client-harness.js';
-
-const TOKEN = 'a'.repeat(64);
+import type { AuthFailedInfo } from '../../src/client/types.js';
+import { ClientHarness, clientFixture, TOKEN, waitUntil } from './client-harness.js';
 
 describe('browser client: reconnecting (real sockets)', () => {
-  let server: ClientHarness;
-  const clients: TeamPassWebSocket[] = [];
-
-  function client(options: TeamPassWebSocketOptions = {}): TeamPassWebSocket {
-    const c = new TeamPassWebSocket({
-      url: server.url,
-      token: TOKEN,
-      WebSocket: WebSocket as unknown as SocketConstructor,
-      reconnectInterval: 20,
-      reconnectJitter: 0,
-      logger: quietLogger(),
-      ...options,
-    });
-    clients.push(c);
-    return c;
-  }
-
-  beforeEach(async () => {
-    server = await new ClientHarness().start();
-  });
-
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.disconnect();
-    await server.stop();
-  });
+  const fx = clientFixture({ reconnectInterval: 20, reconnectJitter: 0 });
 
   it('comes back after a daemon restart with the reconnect_token and ?since=, and gets what it missed once, in order', async () => {
-    const c = client();
+    const c = fx.client();
     const received: Array<[string, number | null]> = [];
     c.on('*', (name: string, _data: unknown, meta?: { event_id: number | null }) => {
       if (meta) received.push([name, meta.event_id]);
     });
     await c.connect();
     await c.subscribeToFolder(3);
-    server.publish('item_created', { folder_id: 3 });
+    fx.server.publish('item_created', { folder_id: 3 });
     await waitUntil(() => received.length === 1, 5000, 'the first event');
     const firstToken = c.reconnectToken;
 
-    await server.stop();
+    await fx.server.stop();
     // Written while the daemon is down: nobody to deliver them to until the client is back.
-    server.publish('item_updated', { folder_id: 3 }, { live: false });
-    server.publish('task_progress', { percent: 50 }, { live: false });
-    server.publish('item_updated', { folder_id: 9 }, { live: false });
-    server.publish('item_deleted', { folder_id: 3 }, { live: false });
-    await server.start();
+    fx.server.publish('item_updated', { folder_id: 3 }, { live: false });
+    fx.server.publish('task_progress', { percent: 50 }, { live: false });
+    fx.server.publish('item_updated', { folder_id: 9 }, { live: false });
+    fx.server.publish('item_deleted', { folder_id: 3 }, { live: false });
+    await fx.server.start();
 
-    const back = await waitUntil(() => server.connections.find((conn, i) => i > 0 && conn.authenticated), 10_000, 'the reconnect');
+    const back = await waitUntil(() => fx.server.connections.find((conn, i) => i > 0 && conn.authenticated), 10_000, 'the reconnect');
     expect(back.query.get('token'), 'logs in with the reconnect_token, not the page token').to.equal(firstToken);
     expect(back.query.get('since')).to.equal('1');
     const resubscribe = await back.nextFrame((f) => f.action === 'subscribe');
@@ -61,8 +33,8 @@ describe('browser client: reconnecting (real sockets)', () => {
     // The login replays the user event (3) first, the resubscribe then the folder's (2, 3 again, 5):
     // the client hands them over in the order they were written, once each.
     await waitUntil(() => received.length === 4, 5000, 'the missed events');
-    server.sendEvent(back, server.events[4]);
-    server.publish('item_created', { folder_id: 3 });
+    fx.server.sendEvent(back, fx.server.events[4]);
+    fx.server.publish('item_created', { folder_id: 3 });
     await waitUntil(() => received.length === 5, 5000, 'the live event');
     expect(received).to.deep.equal([
       ['item_created', 1],
@@ -75,13 +47,13 @@ describe('browser client: reconnecting (real sockets)', () => {
   });
 
   it('subscribes on a first login from the server’s newest event, and later subscriptions without replay', async () => {
-    server.publish('item_created', { folder_id: 3 });
-    server.publish('item_created', { folder_id: 3 });
-    const c = client();
+    fx.server.publish('item_created', { folder_id: 3 });
+    fx.server.publish('item_created', { folder_id: 3 });
+    const c = fx.client();
     const connecting = c.connect();
     void c.subscribeToFolder(3);
     await connecting;
-    const conn = await server.connection(0);
+    const conn = await fx.server.connection(0);
     const first = await conn.nextFrame((f) => f.action === 'subscribe');
     expect(first.data).to.deep.equal({ folder_id: 3, since_event_id: 2 });
     await c.subscribeToFolder(4);
@@ -90,16 +62,16 @@ describe('browser client: reconnecting (real sockets)', () => {
   });
 
   it('resubscribes each subscription exactly once, even when onOpen asks for it again', async () => {
-    const c = client();
+    const c = fx.client();
     // TeamPass's own page subscribes its current folder again in onOpen.
     c.onOpen(() => void c.subscribeToFolder(3).catch(() => undefined));
     await c.connect();
     await c.subscribeToFolder(3);
     await c.subscribeToFolder(8);
     await c.subscribeToKb();
-    const first = await server.connection(0);
+    const first = await fx.server.connection(0);
     first.socket.terminate();
-    const second = await server.connection(1);
+    const second = await fx.server.connection(1);
     await waitUntil(() => second.framesWith('subscribe').length >= 3, 5000, 'the resubscribes');
     await c.send({ action: 'get_status' });
     const subs = second.framesWith('subscribe').map((f) => (f.channel === 'kb' ? 'kb:0' : `folder:${String(f.data?.folder_id)}`));
@@ -107,24 +79,24 @@ describe('browser client: reconnecting (real sockets)', () => {
   });
 
   it('backs off 1.5× per attempt up to the cap, then gives up with reconnect_failed', async () => {
-    const c = client({ reconnectInterval: 20, maxReconnectDelay: 60, maxReconnectAttempts: 5 });
+    const c = fx.client({ reconnectInterval: 20, maxReconnectDelay: 60, maxReconnectAttempts: 5 });
     const delays: number[] = [];
     const failed: unknown[] = [];
     c.onReconnecting((_attempt, delay) => delays.push(delay)).on('reconnect_failed', (d: unknown) => failed.push(d));
     await c.connect();
-    await server.stop();
+    await fx.server.stop();
     await waitUntil(() => failed.length === 1, 10_000, 'reconnect_failed');
     expect(delays).to.deep.equal([20, 30, 45, 60, 60]);
     expect(failed).to.deep.equal([{ attempts: 5 }]);
-    expect(server.connections).to.have.length(1);
+    expect(fx.server.connections).to.have.length(1);
   });
 
   it('applies jitter to the delays', async () => {
-    const c = client({ reconnectInterval: 40, reconnectJitter: 0.5, random: () => 1, maxReconnectAttempts: 2 });
+    const c = fx.client({ reconnectInterval: 40, reconnectJitter: 0.5, random: () => 1, maxReconnectAttempts: 2 });
     const delays: number[] = [];
     c.onReconnecting((_attempt, delay) => delays.push(delay));
     await c.connect();
-    await server.stop();
+    await fx.server.stop();
     await waitUntil(() => delays.length === 2, 5000, 'two attempts');
     expect(delays).to.deep.equal([20, 30]);
   });
@@ -133,7 +105,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     const rude = new ClientHarness({ auto: false });
     await rude.start();
     try {
-      const c = client({ url: rude.url, maxReconnectAttempts: 3 });
+      const c = fx.client({ url: rude.url, maxReconnectAttempts: 3 });
       const failed: unknown[] = [];
       c.on('reconnect_failed', (d: unknown) => failed.push(d));
       c.connect().catch(() => undefined);
@@ -153,7 +125,7 @@ describe('browser client: reconnecting (real sockets)', () => {
   });
 
   it('stops after close 4401 at login and emits auth_failed instead of retrying', async () => {
-    const c = client({ token: 'f'.repeat(64) });
+    const c = fx.client({ token: 'f'.repeat(64) });
     const failures: AuthFailedInfo[] = [];
     const reconnecting: unknown[] = [];
     c.on('auth_failed', (info: AuthFailedInfo) => failures.push(info)).on('reconnecting', (r: unknown) => reconnecting.push(r));
@@ -166,11 +138,11 @@ describe('browser client: reconnecting (real sockets)', () => {
     expect(failures[0]).to.deep.equal({ code: 4401, reason: 'Authentication failed', error_code: 'auth_failed', message: 'Authentication failed', session_ended: false });
     expect(reconnecting, 'no retry is scheduled').to.deep.equal([]);
     await new Promise((r) => setTimeout(r, 200));
-    expect(server.connections).to.have.length(1);
+    expect(fx.server.connections).to.have.length(1);
   });
 
   it('stops when the server ends the TeamPass session (session_expired, then 4401)', async () => {
-    const c = client();
+    const c = fx.client();
     const failures: AuthFailedInfo[] = [];
     const expired: unknown[] = [];
     const reconnecting: unknown[] = [];
@@ -178,9 +150,9 @@ describe('browser client: reconnecting (real sockets)', () => {
       .on('session_expired', (d: unknown) => expired.push(d))
       .on('reconnecting', (r: unknown) => reconnecting.push(r));
     await c.connect();
-    const conn = await server.connection(0);
-    const e = server.publish('session_expired', { reason: 'session_timeout' }, { live: false });
-    server.sendEvent(conn, e);
+    const conn = await fx.server.connection(0);
+    const e = fx.server.publish('session_expired', { reason: 'session_timeout' }, { live: false });
+    fx.server.sendEvent(conn, e);
     conn.socket.close(4401, 'Session expired');
     await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
     expect(expired).to.deep.equal([{ reason: 'session_timeout' }]);
@@ -190,12 +162,12 @@ describe('browser client: reconnecting (real sockets)', () => {
   });
 
   it('stops after close 4403 (origin refused)', async () => {
-    const c = client();
+    const c = fx.client();
     const failures: AuthFailedInfo[] = [];
     c.on('auth_failed', (info: AuthFailedInfo) => failures.push(info));
     const connecting = c.connect();
     await connecting;
-    const conn = await server.connection(0);
+    const conn = await fx.server.connection(0);
     conn.send({ type: 'error', error_code: 'origin_not_allowed', message: 'Origin not allowed' });
     conn.socket.close(4403, 'Origin not allowed');
     await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
@@ -203,39 +175,39 @@ describe('browser client: reconnecting (real sockets)', () => {
   });
 
   it('falls back to the page token once when the reconnect token is refused', async () => {
-    const c = client();
+    const c = fx.client();
     await c.connect();
     const rt = c.reconnectToken!;
-    server.acceptedTokens.delete(rt);
-    (await server.connection(0)).socket.terminate();
-    const refused = await server.connection(1);
+    fx.server.acceptedTokens.delete(rt);
+    (await fx.server.connection(0)).socket.terminate();
+    const refused = await fx.server.connection(1);
     expect(refused.query.get('token')).to.equal(rt);
-    const third = await server.connection(2);
+    const third = await fx.server.connection(2);
     expect(third.query.get('token')).to.equal(TOKEN);
     await waitUntil(() => c.isConnectedNow(), 5000, 'the login with the page token');
 
     // Both refused: no loop between the two.
     const failures: AuthFailedInfo[] = [];
     c.on('auth_failed', (info: AuthFailedInfo) => failures.push(info));
-    server.acceptedTokens.clear();
+    fx.server.acceptedTokens.clear();
     third.socket.terminate();
     await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
-    expect(server.connections.map((conn) => conn.query.get('token') === TOKEN)).to.deep.equal([true, false, true, false, true]);
+    expect(fx.server.connections.map((conn) => conn.query.get('token') === TOKEN)).to.deep.equal([true, false, true, false, true]);
   });
 
   it('does not resubscribe a folder whose access the server revoked', async () => {
-    const c = client();
+    const c = fx.client();
     const revoked: unknown[] = [];
     c.on('subscription_revoked', (m: unknown) => revoked.push(m));
     await c.connect();
     await c.subscribeToFolder(3);
     await c.subscribeToFolder(4);
-    const first = await server.connection(0);
+    const first = await fx.server.connection(0);
     first.send({ type: 'response', action: 'unsubscribed', channel: 'folder', folder_id: 4, reason: 'access_revoked' });
     await waitUntil(() => revoked.length === 1, 5000, 'subscription_revoked');
     expect(c.getSubscriptions()).to.deep.equal(['folder:3']);
     first.socket.terminate();
-    const second = await server.connection(1);
+    const second = await fx.server.connection(1);
     await second.nextFrame((f) => f.action === 'subscribe');
     await c.send({ action: 'get_status' });
     expect(second.framesWith('subscribe').map((f) => f.data?.folder_id)).to.deep.equal([3]);
@@ -245,7 +217,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     const quiet = new ClientHarness({ auto: false });
     await quiet.start();
     try {
-      const c = client({ url: quiet.url, lastEventId: 5 });
+      const c = fx.client({ url: quiet.url, lastEventId: 5 });
       const resync: unknown[] = [];
       c.on('resync_required', (d: unknown) => resync.push(d));
       const connecting = c.connect();
@@ -264,7 +236,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     const quiet = new ClientHarness({ auto: false });
     await quiet.start();
     try {
-      const c = client({ url: quiet.url, pingInterval: 50, requestTimeout: 150 });
+      const c = fx.client({ url: quiet.url, pingInterval: 50, requestTimeout: 150 });
       const closes: number[] = [];
       c.onClose((e) => closes.push(e.code));
       const connecting = c.connect();
