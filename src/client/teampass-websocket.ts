@@ -190,7 +190,7 @@ export class TeamPassWebSocket {
     const requestId = this.newRequestId();
     const message = { ...payload, request_id: requestId };
     const pacer = this.pacer;
-    return new Promise<ServerMessage>((resolve, reject) => {
+    const request = new Promise<ServerMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.pendingRequests.delete(requestId)) reject(new Error('Request timeout'));
       }, this.requestTimeout);
@@ -198,6 +198,8 @@ export class TeamPassWebSocket {
       this.log('debug', 'Sending', message);
       pacer.send(JSON.stringify(message));
     });
+    this.trackRawSubscription(payload, request);
+    return request;
   }
 
   subscribeToFolder(folderId: number): Promise<ServerMessage> {
@@ -551,6 +553,23 @@ export class TeamPassWebSocket {
     return request;
   }
 
+  /**
+   * A page may subscribe with send() itself ({action:'subscribe', channel:'kb'}): that
+   * subscription is remembered too, so it is made again after a reconnect.
+   */
+  private trackRawSubscription(payload: Record<string, unknown>, request: Promise<ServerMessage>): void {
+    const key = subscriptionKey(payload);
+    if (!key) return;
+    if (payload.action === 'unsubscribe') {
+      this.subscriptions.delete(key);
+      return;
+    }
+    this.subscriptions.add(key);
+    request.catch((err: unknown) => {
+      if (err instanceof TeamPassServerError && FINAL_SUBSCRIBE_ERRORS.has(err.error_code)) this.subscriptions.delete(key);
+    });
+  }
+
   private unsubscribe(key: string): Promise<ServerMessage | null> {
     this.subscriptions.delete(key);
     this.socketSubscribes.delete(key);
@@ -687,6 +706,14 @@ function positive(value: number | undefined, fallback: number): number {
 function eventId(value: unknown, allowZero = false): number | null {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : NaN;
   return Number.isSafeInteger(n) && (n > 0 || (allowZero && n === 0)) ? n : null;
+}
+
+/** 'folder:<id>' or 'kb:0' for a subscribe / unsubscribe request, else null. */
+function subscriptionKey(payload: Record<string, unknown>): string | null {
+  if (payload.action !== 'subscribe' && payload.action !== 'unsubscribe') return null;
+  if (payload.channel === 'kb') return 'kb:0';
+  const folderId = Number((payload.data as { folder_id?: unknown } | undefined)?.folder_id);
+  return payload.channel === 'folder' && Number.isSafeInteger(folderId) && folderId > 0 ? `folder:${folderId}` : null;
 }
 
 function splitKey(key: string): ['folder' | 'kb', number] {

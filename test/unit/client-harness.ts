@@ -85,6 +85,8 @@ export class ClientHarness {
   readonly connections: ServerConnection[] = [];
   readonly events: StoredEvent[] = [];
   readonly acceptedTokens: Set<string>;
+  /** Folders this server refuses with `forbidden`, as the daemon does without access. */
+  readonly forbiddenFolders = new Set<number>();
   private wss: WebSocketServer | null = null;
   private readonly waiters = new Set<() => void>();
   private reconnectCounter = 0;
@@ -181,7 +183,9 @@ export class ClientHarness {
     conn.socket.on('message', (raw) => {
       const f = JSON.parse(String(raw)) as ClientFrame;
       if (f.action === 'ping') conn.send({ type: 'pong', timestamp: 1_700_000_000, request_id: f.request_id });
-      else if (f.action === 'subscribe' && f.channel === 'folder') {
+      else if (f.action === 'subscribe' && f.channel === 'folder' && this.forbiddenFolders.has(Number(f.data?.folder_id))) {
+        conn.send({ type: 'error', error_code: 'forbidden', message: 'Access denied to this folder.', request_id: f.request_id });
+      } else if (f.action === 'subscribe' && f.channel === 'folder') {
         conn.folders.add(Number(f.data?.folder_id));
         if (typeof f.data?.since_event_id === 'number') this.replay(conn, f.data.since_event_id);
         conn.send({ type: 'response', status: 'success', action: 'subscribed', channel: 'folder', folder_id: f.data?.folder_id, locked_items: [], viewing_items: [], request_id: f.request_id });

@@ -78,6 +78,23 @@ describe('browser client: reconnecting (real sockets)', () => {
     expect(subs.sort()).to.deep.equal(['folder:3', 'folder:8', 'kb:0']);
   });
 
+  it('remembers subscriptions a page made with send() itself, and drops refused ones', async () => {
+    const c = fx.client();
+    await c.connect();
+    await c.send({ action: 'subscribe', channel: 'kb', data: {} });
+    const first = await fx.server.connection(0);
+    fx.server.forbiddenFolders.add(66);
+    const refused = await c.send({ action: 'subscribe', channel: 'folder', data: { folder_id: 66 } }).catch((e: { error_code?: string }) => e);
+    expect(refused).to.include({ error_code: 'forbidden' });
+    expect(c.getSubscriptions()).to.deep.equal(['kb:0']);
+    first.socket.terminate();
+    const second = await fx.server.connection(1);
+    const resubscribe = await second.nextFrame((m) => m.action === 'subscribe');
+    expect(resubscribe.channel).to.equal('kb');
+    await c.send({ action: 'get_status' });
+    expect(second.framesWith('subscribe')).to.have.length(1);
+  });
+
   it('backs off 1.5× per attempt up to the cap, then gives up with reconnect_failed', async () => {
     const c = fx.client({ reconnectInterval: 20, maxReconnectDelay: 60, maxReconnectAttempts: 5 });
     const delays: number[] = [];
