@@ -58,15 +58,20 @@ const noop = (): void => undefined;
 /**
  * TeamPass's browser client, same class name, constructor options, methods and events, so an
  * unmodified TeamPass page keeps working with it. What it adds:
- * - it remembers the last event id and reconnects with `?since=`, and drops any event id it has
- *   already dispatched, so events sent while it was away arrive once and in order;
+ * - it remembers the last event id and reconnects with `?since=` (and `since_event_id` in each
+ *   resubscribe, which is how the daemon replays folder events), holds the replayed events until
+ *   the resubscribes are answered, then hands them over in id order, each id once;
  * - backoff with jitter; after close 4401/4403 (credentials refused or TeamPass session ended)
  *   it stops and emits `auth_failed` instead of retrying;
  * - it logs in again with the `reconnect_token` of the last `connected`;
- * - after a reconnect each subscription is sent once, and callers asking for the same
- *   subscription meanwhile share that request;
+ * - after a reconnect each subscription is sent once (also those a page made with send()), and
+ *   callers asking for the same subscription meanwhile share that request;
  * - onOpen and the connect() promise wait for the server's `connected` (the login), not just
  *   the socket, and a server that stops answering pings is dropped and reconnected.
+ *
+ * Events besides each event_type and '*': connected, reconnecting {attempt, delay},
+ * reconnect_failed {attempts}, auth_failed (AuthFailedInfo), server_error (the frame),
+ * subscription_revoked (the frame), resync_required {since_event_id, last_event_id}.
  */
 export class TeamPassWebSocket {
   url: string;
@@ -173,6 +178,7 @@ export class TeamPassWebSocket {
     this.rejectSubscribeWaiters(gone);
     this.rejectConnectWaiters(gone);
     const socket = this.ws;
+    this.endSync();
     this.resetSocketState();
     if (socket) {
       socket.onmessage = null;
