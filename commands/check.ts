@@ -58,8 +58,9 @@ function resultLines(r: CheckResult): { head: string; fix?: string } {
 export async function runCheck(opts: CheckCliOptions, ctx: CommandContext): Promise<number> {
   const { out } = ctx;
   const input = { flags: configFlags(opts), configPath: opts.config, unitFile: opts.unitFile, maxConnections: parseCount(opts.maxConnections) };
-  // Spinners only for a person at a terminal; a pipe or a script gets plain lines.
-  const interactive = !opts.json && Boolean(process.stdout.isTTY);
+  // Spinners only for a person at a terminal; a pipe or a script gets plain lines. A terminal
+  // that reports no width (a bare pseudo-terminal) sends ora's redrawing into an endless loop.
+  const interactive = !opts.json && Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0;
   let spinner: Ora | undefined;
 
   const results = await runChecks(input, {

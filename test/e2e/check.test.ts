@@ -189,6 +189,46 @@ forEachBackend('check-requirements', (backend) => {
   });
 });
 
+describe('check-requirements on a terminal', () => {
+  after(cleanupTempDirs);
+
+  /** Runs the check under a pseudo-terminal of the given width (util-linux `script`). */
+  function onTerminal(columns: number, dir: string): Promise<CliResult> {
+    const command = `stty cols ${columns} rows 40; exec ${process.execPath} ${BIN} check --db sqlite:ws.sqlite --unit-file none.service --max-connections 100`;
+    return new Promise((resolve, reject) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: dir, env: cliEnv({ NO_COLOR: '', FORCE_COLOR: '1', TERM: 'xterm' }), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`check on a ${columns}-column terminal did not finish:\n${stdout.slice(-2000)}`));
+      }, 30_000);
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  it('shows a spinner per check and leaves one coloured line each; a terminal without a width gets plain lines', async function () {
+    this.timeout(90_000);
+    const dir = tempDir();
+    expect((await runCli(['migrate', '--db', 'sqlite:ws.sqlite'], { cwd: dir })).code).to.equal(0);
+    const wide = await onTerminal(120, dir);
+    expect(wide.code, wide.stdout).to.equal(0);
+    expect(wide.stdout, 'ora hides the cursor while spinning').to.contain('\u001b[?25l');
+    expect(wide.stdout).to.match(/\u001b\[32m✔\u001b\[39m \u001b\[1mMigrations/);
+    expect(wide.stdout).to.contain('13 checks:');
+    const narrow = await onTerminal(0, dir);
+    expect(narrow.code, narrow.stdout).to.equal(0);
+    expect(narrow.stdout).not.to.contain('\u001b[?25l');
+    expect(narrow.stdout).to.contain('13 checks:');
+  });
+});
+
 describe('check-requirements as an unprivileged user', () => {
   after(cleanupTempDirs);
 
