@@ -52,22 +52,37 @@ function parseCount(value: string): number {
   return Number(value);
 }
 
-/** Resolves on Ctrl-C or SIGTERM, or when standard output goes away (e.g. piped into head). */
-function interrupted(): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (why: string) => {
+/**
+ * Standard output going away (piped into head, a closed terminal) ends the command quietly
+ * instead of with an EPIPE stack trace. The listener stays for the life of the process: write
+ * errors arrive after the writes that caused them, possibly after the command returned.
+ */
+function watchOutput(): { closed: () => boolean; gone: Promise<void> } {
+  let closed = false;
+  let onGone: () => void = () => undefined;
+  const gone = new Promise<void>((resolve) => (onGone = resolve));
+  process.stdout.on('error', () => {
+    closed = true;
+    onGone();
+  });
+  return { closed: () => closed, gone };
+}
+
+/** Resolves on Ctrl-C or SIGTERM. */
+function interrupted(): { signal: Promise<string>; dispose(): void } {
+  let done: (why: string) => void = () => undefined;
+  const signal = new Promise<string>((resolve) => (done = resolve));
+  const onInt = () => done('SIGINT');
+  const onTerm = () => done('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal,
+    dispose: () => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      resolve(why);
-    };
-    const onInt = () => done('SIGINT');
-    const onTerm = () => done('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') done('EPIPE');
-    });
-  });
+    },
+  };
 }
 
 export async function runTailLogs(fileArg: string | undefined, opts: TailCliOptions, ctx: CommandContext): Promise<number> {
@@ -87,11 +102,16 @@ export async function runTailLogs(fileArg: string | undefined, opts: TailCliOpti
   file = path.resolve(file);
 
   const colour = !opts.json && Boolean(process.stdout.isTTY) && chalk.level > 0;
-  const show = (record: LogRecord) => out.line(opts.json ? jsonRecord(record) : formatRecord(record, colour));
-
+  const output = watchOutput();
+  const show = (record: LogRecord) => {
+    if (!output.closed()) out.line(opts.json ? jsonRecord(record) : formatRecord(record, colour));
+  };
   if (!opts.follow) {
     const { records } = await tailFile(file, count, filter);
-    for (const r of records) show(r);
+    for (const r of records) {
+      if (output.closed()) break;
+      show(r);
+    }
     return 0;
   }
 
@@ -105,12 +125,14 @@ export async function runTailLogs(fileArg: string | undefined, opts: TailCliOpti
     if (!(err instanceof TeampassWsError && /no such file/.test(err.message))) throw err;
     startOffset = 0;
   }
+  const stop = interrupted();
   const follower = followFile(file, filter, {
     startOffset,
     onRecord: show,
     onNotice: (message) => out.warn(message),
   });
-  await interrupted();
+  await Promise.race([stop.signal, output.gone]);
+  stop.dispose();
   await follower.stop();
   return 0;
 }

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLogger } from '../../src/log/index.js';
 import { cleanupTempDirs, tempDir } from '../helpers/backends.js';
-import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
+import { BIN, cliEnv, runCli, startCli, type RunningCli } from '../helpers/cli.js';
 
 const jsonLine = (level: string, message: string, meta: Record<string, unknown> = {}) =>
   `${JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...meta })}\n`;
@@ -72,6 +73,19 @@ describe('tail-logs', () => {
     expect(lines[4]).to.match(/ERROR Poll error \{"error":"MySQL server has gone away"\}$/);
     const errors = await runCli(['tail-logs', file, '--level', 'error', '--json']);
     expect(JSON.parse(errors.stdout) as Record<string, unknown>).to.deep.include({ level: 'error', message: 'Poll error', source_format: 'php' });
+  });
+
+  it('ends quietly when its reader goes away (piped into head)', async function () {
+    this.timeout(60_000);
+    const lines: string[] = [];
+    for (let i = 0; i < 50_000; i++) lines.push(jsonLine('info', `line ${i}`).trimEnd());
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" tail-logs "${file}" -n 50000 | head -n 1; echo "status \${PIPESTATUS[0]}" >&2`], {
+      encoding: 'utf8',
+      env: cliEnv(),
+    });
+    expect(r.stdout).to.match(/^\S+ \S+ INFO {2}line 0\n$/);
+    expect(r.stderr.trim(), 'no EPIPE stack trace, exit 0').to.equal('status 0');
   });
 
   it('says what to do when there is no log to read', async () => {
