@@ -1,6 +1,6 @@
 <?php
 /**
- * teampass-ws wake-up helper for TeamPass.
+ * teampass-ws wake-up script for TeamPass.
  *
  * teampass-ws reads websocket_events every poll_interval_ms. One UDP datagram to its wake_port
  * after an event is committed makes it read the table at once, so notifications arrive without

@@ -8,7 +8,7 @@ import { cleanupTempDirs, tempDir } from '../helpers/backends.js';
 import { ROOT } from '../helpers/cli.js';
 import { freePort } from '../helpers/mariadb.js';
 
-const HELPER = path.join(ROOT, 'templates', 'teampass-ws-wake.php');
+const WAKE_SCRIPT = path.join(ROOT, 'templates', 'teampass-ws-wake.php');
 
 /** Where the daemon's wake_port listener would be: records every datagram in order. */
 async function listener(): Promise<{ port: number; received: string[]; until(pattern: string): Promise<void>; close(): void }> {
@@ -33,7 +33,7 @@ async function listener(): Promise<{ port: number; received: string[]; until(pat
   return { port: socket.address().port, received, until, close: () => socket.close() };
 }
 
-describe("PHP wake-up helper (templates/teampass-ws-wake.php) with PHP's own interpreter", () => {
+describe("PHP wake-up script (templates/teampass-ws-wake.php) with PHP's own interpreter", () => {
   let server: ChildProcess | undefined;
   after(cleanupTempDirs);
   afterEach(() => {
@@ -44,14 +44,14 @@ describe("PHP wake-up helper (templates/teampass-ws-wake.php) with PHP's own int
   it('sends the datagram the daemon listens for when called after emitWebSocketEvent', async () => {
     const udp = await listener();
     try {
-      const script = `define('TEAMPASS_WS_WAKE_PORT', ${udp.port}); require ${JSON.stringify(HELPER)}; exit(teampassWsWake() ? 0 : 1);`;
+      const script = `define('TEAMPASS_WS_WAKE_PORT', ${udp.port}); require ${JSON.stringify(WAKE_SCRIPT)}; exit(teampassWsWake() ? 0 : 1);`;
       const r = spawnSync('php', ['-r', script], { encoding: 'utf8' });
       expect(r.error, 'php-cli is needed for this test').to.equal(undefined);
       expect(r.status, r.stderr + r.stdout).to.equal(0);
       expect(r.stdout, 'nothing printed into TeamPass pages').to.equal('');
       await udp.until(WAKE_MESSAGE);
       expect(udp.received).to.deep.equal([WAKE_MESSAGE]);
-      const off = spawnSync('php', ['-r', `define('TEAMPASS_WS_WAKE_PORT', 0); require ${JSON.stringify(HELPER)}; exit(teampassWsWake() ? 1 : 0);`], { encoding: 'utf8' });
+      const off = spawnSync('php', ['-r', `define('TEAMPASS_WS_WAKE_PORT', 0); require ${JSON.stringify(WAKE_SCRIPT)}; exit(teampassWsWake() ? 1 : 0);`], { encoding: 'utf8' });
       expect(off.status, 'port 0 turns it off').to.equal(0);
     } finally {
       udp.close();
@@ -64,7 +64,7 @@ describe("PHP wake-up helper (templates/teampass-ws-wake.php) with PHP's own int
     const docroot = tempDir();
     writeFileSync(path.join(docroot, 'items.queries.php'), '<?php echo "done";\n');
     const port = await freePort();
-    server = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', docroot, '-d', `auto_prepend_file=${HELPER}`], {
+    server = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', docroot, '-d', `auto_prepend_file=${WAKE_SCRIPT}`], {
       env: { ...process.env, TEAMPASS_WS_WAKE_PORT: String(udp.port) },
       stdio: 'ignore',
     });

@@ -41,7 +41,7 @@ describe('templates', () => {
     expect(changed.sort(), 'the header comment lists what differs from the defaults').to.deep.equal(['allowed_origins', 'log_file', 'teampass_root', 'wake_port']);
     expect(loaded.config.wake_port).to.equal(8079);
     const php = readFileSync(template('teampass-ws-wake.php'), 'utf8');
-    expect(php, 'the PHP helper wakes the port the example configures').to.match(/define\('TEAMPASS_WS_WAKE_PORT', .* : 8079\);/);
+    expect(php, 'the PHP wake-up script wakes the port the example configures').to.match(/define\('TEAMPASS_WS_WAKE_PORT', .* : 8079\);/);
   });
 
   it('the nginx snippet passes nginx -t', () => {
