@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { indexColumns } from '../../migrations/inspect.js';
-import { createDatabase, databaseError, type Database } from '../db/knex.js';
+import { createDatabase, databaseError } from '../db/knex.js';
 import { embeddedTarget } from '../db/target.js';
 import { Migrator } from '../db/migrator.js';
 import { skipped, type CheckDef, type CheckVerdict } from './check-types.js';

@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { isTeampassWsError } from '../errors.js';
 import { readTeampassSetting } from './misc-settings.js';
-import { skipped, type CheckDef, type CheckState, type CheckVerdict } from './check-types.js';
+import { skipped, type CheckDef } from './check-types.js';
 import { packageInfo } from './package-info.js';
 import { nofileFor } from './systemd.js';
 
