@@ -161,6 +161,8 @@ export class EventPoller {
   private async resolveGap(gap: IdRange): Promise<GapVerdict> {
     const age = this.gaps.ageMs(gap, this.clock());
     if (age >= this.opts.gapGraceMs) {
+      // The rows were read before any hook awaited: look once more before giving the ids up.
+      if ((await this.deps.repo.readRanges([gap])).length > 0) return 'reread';
       this.giveUp(gap, 'grace');
       return 'given_up';
     }

@@ -97,6 +97,27 @@ describe('event bridge: ids committed out of order [mariadb]', function () {
     expect(h.logger.lines.some((l) => l.level === 'debug' && l.meta?.from === lost)).to.equal(true);
   });
 
+  it('looks once more before giving an id up, when a slow access recomputation outlasted the grace period', async () => {
+    // Polls only when told to, so one read sees the rows on both sides of the open id.
+    const h = await start({ gap_grace_ms: 800, poll_interval_ms: 60_000 });
+    h.hooks.onPermissionChanged = () => sleep(1_500);
+    await sleep(100);
+    const a = await connect();
+    const b = await connect();
+    const [res] = await b.query(`INSERT INTO ${db.t.events} (event_type, target_type, target_id, payload) VALUES ('folder_permission_changed', 'user', 1, '{}')`);
+    const changed = (res as mysql.ResultSetHeader).insertId;
+    await a.query('BEGIN');
+    const open = await insertOn(a, 1);
+    const after = await insertOn(b, 2);
+    h.bridge.pollNow();
+    // That poll is now inside the hook, past the grace period of the open id, which commits meanwhile.
+    await waitUntil(() => h.hooks.calls.length === 1, 'the hook runs');
+    await a.query('COMMIT');
+    await waitUntil(() => h.target.received.length === 3, 'all three arrive');
+    expect(h.target.ids()).to.deep.equal([changed, open, after]);
+    expect(await counterValue(h.metrics, 'badEvents', { reason: 'late_commit' })).to.equal(0);
+  });
+
   it('gives an id up after gap_grace_ms, warns when it commits later, and leaves it to recovery', async () => {
     const h = await start({ gap_grace_ms: 800 });
     const a = await connect();
