@@ -23,6 +23,17 @@ export interface DatabaseOptions {
   acquireTimeoutMs?: number;
 }
 
+/**
+ * knex prints pool and connection errors to the console on every failed attempt; they reach
+ * callers as rejected queries anyway, and the poller logs outages once per state change.
+ */
+const quietKnexLog = {
+  warn: () => undefined,
+  error: () => undefined,
+  deprecate: () => undefined,
+  debug: () => undefined,
+};
+
 export function createDatabase(target: DbTarget, options: DatabaseOptions): Database {
   if (!isValidPrefix(options.prefix)) {
     throw new TeampassWsError('CONFIG_INVALID', `Invalid table prefix "${options.prefix}": use letters, digits and underscores only.`, {
@@ -34,6 +45,7 @@ export function createDatabase(target: DbTarget, options: DatabaseOptions): Data
     if (target.filename !== ':memory:') mkdirSync(path.dirname(target.filename), { recursive: true });
     knex = knexFactory({
       client: 'better-sqlite3',
+      log: quietKnexLog,
       connection: { filename: target.filename },
       useNullAsDefault: true,
       pool: {
@@ -50,6 +62,7 @@ export function createDatabase(target: DbTarget, options: DatabaseOptions): Data
   } else {
     knex = knexFactory({
       client: 'mysql2',
+      log: quietKnexLog,
       connection: {
         host: target.host,
         port: target.port,
