@@ -4,7 +4,7 @@ import jwt from 'jsonwebtoken';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
 import { createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { connected, startTestServer, waitFor, waitForLog, type TestServer } from './server-harness.js';
 
 interface ConnectionRow {
   user_id: number;
@@ -28,13 +28,6 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
   });
 
   const rows = async () => (await db.knex(db.t.connections).select('*').orderBy('id')) as ConnectionRow[];
-  const waitFor = async (condition: () => Promise<boolean>) => {
-    const deadline = Date.now() + 5000;
-    while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
 
   it('records each connection in websocket_connections with the client address behind a trusted proxy', async () => {
     srv = await startTestServer(db);
@@ -77,7 +70,7 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
     viaMessage.send({ action: 'authenticate', token: 'b'.repeat(64) });
     await viaMessage.waitClose();
     await client.close();
-    await waitFor(async () => srv.logs().some((l) => l.message === 'Connection closed'));
+    await waitForLog(srv, (l) => l.message === 'Connection closed');
     const logs = srv.logs();
     expect(logs.find((l) => l.message === 'Connection established')).to.deep.include({ user_id: user.id, user_login: 'carol', auth_method: 'ws_token', ip: '127.0.0.1' });
     expect(logs.filter((l) => l.message === 'Authentication failed').map((l) => l.reason)).to.deep.equal(['token_unknown', 'jwt_expired', 'token_unknown']);

@@ -4,7 +4,7 @@ import type { DeliveryTarget } from '../../src/server/index.js';
 import { forEachBackend } from '../helpers/backends.js';
 import { addFolder, createTeampassDatabase, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { connected, startTestServer, waitForLog, type TestServer } from './server-harness.js';
 
 const frame = (id: number, pad = '') => JSON.stringify({ type: 'event', event: 'task_progress', data: { n: id, pad }, timestamp: 0, event_id: id });
 
@@ -101,7 +101,7 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
       slow.resumeReading();
       expect((await slow.waitClose()).code).to.equal(4503);
       expect(healthy.isClosed, 'a client that reads keeps up').to.equal(false);
-      expect(srv.logs().some((l) => l.message === 'Slow consumer closed (4503)')).to.equal(true);
+      await waitForLog(srv, (l) => l.message === 'Slow consumer closed (4503)');
     });
   });
 

@@ -107,3 +107,18 @@ export async function startTestServer(db: Database, options: TestServerOptions =
 export async function connected(client: TestWsClient): Promise<Record<string, unknown>> {
   return client.next((f) => f.type === 'connected' || f.type === 'error');
 }
+
+/** Waits until `condition` holds (polling), or fails after `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${condition.toString().slice(0, 200)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Waits until a log line matching `predicate` reached the log file (lines are written asynchronously). */
+export async function waitForLog(server: TestServer, predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  await waitFor(() => server.logs().some(predicate), timeoutMs);
+  return server.logs().find(predicate)!;
+}

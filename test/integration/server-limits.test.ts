@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
 import { createTeampassDatabase, issueToken, seedUser, setTeampassSetting, tokenRow } from '../helpers/teampass-fixture.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { connected, startTestServer, waitFor, waitForLog, type TestServer } from './server-harness.js';
 
 forEachBackend('serve: limits and refusals over a real socket', (backend) => {
   let db: Database;
@@ -189,7 +189,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       const closed = await silent.waitClose(8000);
       expect(closed.code).to.equal(1006);
       expect(alive.isClosed).to.equal(false);
-      expect(srv!.logs().some((l) => l.message === 'Silent connection terminated')).to.equal(true);
+      await waitForLog(srv!, (l) => l.message === 'Silent connection terminated');
     });
   });
 
@@ -245,11 +245,3 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -17,7 +17,7 @@ import {
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { connected, startTestServer, waitFor, type TestServer } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -192,11 +192,3 @@ forEachBackend('serve: presence and edition locks', (backend) => {
     });
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -14,7 +14,7 @@ import {
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { connected, startTestServer, waitFor, waitForLog, type TestServer } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -53,7 +53,7 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     await expectEnded(a, 'logged_out');
     await expectEnded(b, 'logged_out');
     await waitFor(() => [...srv.server.directory.byUser(user.id)].length === 0);
-    expect(srv.logs().some((l) => l.message === 'Session over: connection closed' && l.reason === 'logged_out')).to.equal(true);
+    await waitForLog(srv, (l) => l.message === 'Session over: connection closed' && l.reason === 'logged_out');
   });
 
   it('ends a connection whose TeamPass session was replaced by a new login', async () => {
@@ -88,7 +88,7 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     expect(await api.none((f) => f.type === 'event', 2500)).to.equal(true);
     await revokeApiSession(db, 'sess-1');
     await expectEnded(api, 'token_revoked');
-    expect(srv.logs().some((l) => l.message === 'API token revoked: connection closed')).to.equal(true);
+    await waitForLog(srv, (l) => l.message === 'API token revoked: connection closed');
   });
 
   it('closes the user connections with 4401 when the bridge reports session_expired', async () => {
@@ -108,11 +108,3 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     expect((await mine.request({ action: 'ping' })).type).to.equal('pong');
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
