@@ -258,8 +258,8 @@ export class ClientLink {
     }
   }
 
-  /** Heartbeat: a silent client is terminated; the others get a ws ping and TeamPass's ping frame. */
-  heartbeat(nowMs: number, silentMs: number): void {
+  /** Heartbeat: a silent client is terminated; the others get a ws ping and TeamPass's ping frame (serialised once per beat). */
+  heartbeat(nowMs: number, silentMs: number, pingFrame: string): void {
     if (this.state === 'closed') return;
     if (nowMs - this.socket.lastSeenMs > silentMs) {
       this.deps.ctx.logger.info('Silent connection terminated', { connection: this.id, user_id: this.connection?.userId, silent_sec: Math.round((nowMs - this.socket.lastSeenMs) / 1000) });
@@ -267,7 +267,7 @@ export class ClientLink {
       return;
     }
     this.socket.ping();
-    if (this.state === 'open' && !this.socket.checkBackpressure()) this.socket.sendJson({ type: 'ping', timestamp: unixNow() });
+    if (this.state === 'open' && !this.socket.checkBackpressure()) this.socket.send(pingFrame);
   }
 
   /** Server shutdown: 1001 tells the client to come back later. */

@@ -9,6 +9,7 @@ import { databaseError, type Database } from '../db/index.js';
 import { TeampassWsError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
+import type { PingFrame } from '../protocol/index.js';
 import type { TeampassSettings } from '../teampass/index.js';
 import { ConnectionAudit } from './audit.js';
 import { ClientLink, readUpgradeRequest } from './client-link.js';
@@ -146,7 +147,8 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     const silentMs = config.pong_timeout_sec * 1000;
     heartbeat = setInterval(() => {
       const now = Date.now();
-      for (const link of [...links]) link.heartbeat(now, silentMs);
+      const ping = JSON.stringify({ type: 'ping', timestamp: Math.floor(now / 1000) } satisfies PingFrame);
+      for (const link of [...links]) link.heartbeat(now, silentMs, ping);
       failedAuth.prune(now);
     }, config.ping_interval_sec * 1000);
     monitor.start();
