@@ -5,7 +5,7 @@ import { verifyJwt, JWT_SHAPE, type JwtFailure } from './jwt.js';
 import type { JwtKeyring } from './jwt-secrets.js';
 import { revokedJtis } from './api-sessions.js';
 import { loadUser, sessionEnd, type SessionEnd } from './users.js';
-import { consumeWsToken, issueReconnectToken, WS_TOKEN_PATTERN, type TokenMode } from './ws-token.js';
+import { consumeWsToken, createReconnectToken, WS_TOKEN_PATTERN, type TokenMode } from './ws-token.js';
 
 export type AuthFailureReason = 'malformed_credential' | 'token_unknown' | 'jwt_revoked' | JwtFailure | SessionEnd;
 
@@ -38,8 +38,8 @@ export class Authenticator {
   }
 
   /** A fresh websocket token for the client's next reconnect (TeamPass's `reconnect_token`). */
-  issueReconnectToken(userId: number): Promise<string> {
-    return issueReconnectToken(this.deps.db, userId);
+  createReconnectToken(userId: number): Promise<string> {
+    return createReconnectToken(this.deps.db, userId);
   }
 
   private async fromWsToken(token: string): Promise<AuthOutcome> {

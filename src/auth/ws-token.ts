@@ -27,7 +27,7 @@ export async function consumeWsToken(db: Database, token: string, mode: TokenMod
 }
 
 /** A fresh 64-hex token row, valid an hour, as TeamPass's client expects in `connected`. */
-export async function issueReconnectToken(db: Database, userId: number): Promise<string> {
+export async function createReconnectToken(db: Database, userId: number): Promise<string> {
   const token = randomBytes(32).toString('hex');
   await db.knex(db.t.tokens).insert({ user_id: userId, token, expires_at: nowPlusSeconds(db, RECONNECT_TOKEN_TTL_SEC), used: 0 });
   return token;

@@ -195,9 +195,9 @@ export class ClientLink {
     let reconnectToken: string | undefined;
     if (identity.method === 'ws_token') {
       try {
-        reconnectToken = await ctx.authenticator.issueReconnectToken(identity.userId);
+        reconnectToken = await ctx.authenticator.createReconnectToken(identity.userId);
       } catch (err) {
-        ctx.logger.error('Could not issue a reconnect token', { connection: this.id, user_id: identity.userId, error: (err as Error).message });
+        ctx.logger.error('Could not create a reconnect token', { connection: this.id, user_id: identity.userId, error: (err as Error).message });
       }
     }
     const recovered = request?.badSince ? false : await replay(ctx, connection, request?.since);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
 import { MiscSettings } from '../../src/access/index.js';
-import { Authenticator, JwtKeyring, issueReconnectToken, type TokenMode } from '../../src/auth/index.js';
+import { Authenticator, JwtKeyring, createReconnectToken, type TokenMode } from '../../src/auth/index.js';
 import type { Database } from '../../src/db/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { encryptDefuse, loadDefuseKey, readTeampassSettings, type TeampassSettings } from '../../src/teampass/index.js';
@@ -97,9 +97,9 @@ forEachBackend('authentication: credentials against the database', (backend) => 
       }
     });
 
-    it('issues reconnect tokens that authenticate as the same user', async () => {
+    it('creates reconnect tokens that authenticate as the same user', async () => {
       const user = await seedUser(db);
-      const reconnect = await issueReconnectToken(db, user.id);
+      const reconnect = await createReconnectToken(db, user.id);
       expect(reconnect).to.match(/^[a-f0-9]{64}$/);
       const r = await (await authenticator({ mode: 'single_use' })).authenticate(reconnect);
       expect(r.ok && r.identity.userId).to.equal(user.id);
