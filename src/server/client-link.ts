@@ -19,6 +19,7 @@ import type { ServerContext } from './context.js';
 import { InboundQueue, type InboundItem } from './inbound.js';
 import { broadcastItemViewers, broadcastKbViewers, endConnection, sendError } from './notify.js';
 import type { OriginPolicy } from './origin.js';
+import type { UpgradeRequest } from './upgrade-request.js';
 import { MessageRateLimiter, type FailedAuthLimiter } from './rate-limit.js';
 
 /** Messages a client may send before its authentication completes without being read further. */
@@ -34,28 +35,6 @@ export interface LinkDeps {
 }
 
 type State = 'awaiting_credential' | 'authenticating' | 'open' | 'closed';
-
-/** What the upgrade request carried: a credential (URL or header) and a recovery point. */
-export interface UpgradeRequest {
-  credential: string | null;
-  since: number | undefined;
-  /** `since` was given but is not an event id. */
-  badSince: string | null;
-}
-
-export function readUpgradeRequest(req: IncomingMessage): UpgradeRequest {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const token = url.searchParams.get('token');
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-  const sinceText = url.searchParams.get('since');
-  let since: number | undefined;
-  let badSince: string | null = null;
-  if (sinceText !== null) {
-    if (/^\d{1,10}$/.test(sinceText)) since = Number(sinceText);
-    else badSince = sinceText.slice(0, 40);
-  }
-  return { credential: token || bearer || null, since, badSince };
-}
 
 /**
  * One client from upgrade to close: the checks that need no database (failed-auth limit,
@@ -99,14 +78,6 @@ export class ClientLink {
     ws.on('pong', () => (this.socket.lastSeenMs = Date.now()));
     ws.on('error', (err) => deps.ctx.logger.debug('Socket error', { connection: id, error: err.message }));
     ws.once('close', (code, reason) => this.closed(code, reason.toString()));
-  }
-
-  get userId(): number | undefined {
-    return this.connection?.userId;
-  }
-
-  get isOpen(): boolean {
-    return this.state === 'open';
   }
 
   start(req: IncomingMessage, request: UpgradeRequest): void {

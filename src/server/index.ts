@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics/index.js';
 import type { PingFrame } from '../protocol/index.js';
 import type { TeampassSettings } from '../teampass/index.js';
 import { ConnectionAudit } from './audit.js';
-import { ClientLink, readUpgradeRequest } from './client-link.js';
+import { ClientLink } from './client-link.js';
 import { clientAddress, TrustedProxies } from './client-ip.js';
 import type { ServerContext } from './context.js';
 import type { ConnectionDirectory, EventFeed, HttpRoute, UserEventHooks } from './delivery.js';
@@ -24,6 +24,7 @@ import { Presence } from './presence.js';
 import { FailedAuthLimiter } from './rate-limit.js';
 import { ConnectionRegistry } from './registry.js';
 import { SessionMonitor } from './session-monitor.js';
+import { readUpgradeRequest } from './upgrade-request.js';
 
 export type { ConnectionDirectory, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from './delivery.js';
 export { CloseCode } from '../protocol/index.js';
