@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { TeampassWsError } from '../../src/errors.js';
+import { ROOT } from '../helpers/cli.js';
 import {
   createDefuseKey,
   encryptDefuse,
@@ -353,10 +354,11 @@ define("DB_HOST", "h"); define("DB_USER", "u"); define("DB_PASSWD", "p"); define
       });
 
       it('reports an unreadable key file as such', async function () {
-        if (typeof process.getuid === 'function' && process.getuid() === 0) this.skip();
         const { root, keyFile } = await install31();
         await chmod(keyFile, 0o000);
-        const err = await rejection(readTeampassSettings(root));
+        const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+        // Root reads any file, so as root the read is made by the unprivileged user nobody.
+        const err = asRoot ? await readAsNobody(root, tmp) : errorFields(await rejection(readTeampassSettings(root)));
         expect(err.code).to.equal('KEY_FILE');
         expect(err.message).to.contain(keyFile);
         expect(err.message).to.match(/cannot be read by user .* \(EACCES\)/);
@@ -452,3 +454,27 @@ define("DB_HOST", ""); define("DB_USER", ""); define("DB_PASSWD", ""); define("D
     });
   });
 });
+
+function errorFields(err: TeampassWsError): { code: string; message: string; suggestion?: string } {
+  return { code: err.code, message: err.message, suggestion: err.suggestion };
+}
+
+const NOBODY_UID = 65534;
+
+/** Runs readTeampassSettings(root) from the compiled module in a child process running as nobody. */
+async function readAsNobody(root: string, tmp: string): Promise<{ code: string; message: string; suggestion?: string }> {
+  const { spawnSync } = await import('node:child_process');
+  const { pathToFileURL } = await import('node:url');
+  const moduleUrl = pathToFileURL(path.join(ROOT, 'dist', 'src', 'teampass', 'index.js')).href;
+  // The temporary folders are private to root; nobody needs to traverse them to reach the files.
+  for (let dir = root; dir.startsWith(tmp); dir = path.dirname(dir)) await chmod(dir, 0o755);
+  await chmod(path.join(root, 'includes', 'config'), 0o755);
+  await chmod(path.join(root, 'includes', 'config', 'settings.php'), 0o644);
+  await chmod(path.join(tmp, 'secure'), 0o755);
+  const script = `import(${JSON.stringify(moduleUrl)}).then((m) => m.readTeampassSettings(${JSON.stringify(root)})).then(
+    () => { console.log(JSON.stringify({ code: 'NO_ERROR', message: '' })); },
+    (e) => { console.log(JSON.stringify({ code: e.code, message: e.message, suggestion: e.suggestion })); })`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: NOBODY_UID, gid: NOBODY_UID, encoding: 'utf8', cwd: '/' });
+  if (child.status !== 0) throw new Error(`child as nobody failed: ${child.stderr}`);
+  return JSON.parse(child.stdout) as { code: string; message: string; suggestion?: string };
+}
