@@ -89,7 +89,7 @@ export function createEventBridge(deps: EventBridgeDeps): EventBridge {
     pollNow: () => poller.pollNow(),
     wakePort: () => wake?.port ?? 0,
     lastEventId: () => poller.position,
-    replay: (target, sinceId) => recovery.replay(target, sinceId),
+    replay: (target, sinceId, scope) => recovery.replay(target, sinceId, scope),
     health: () => poller.health(),
   };
 }

@@ -1,6 +1,6 @@
 import { databaseError, type Database } from '../db/knex.js';
 import { TeampassWsError } from '../errors.js';
-import type { DeliveryTarget } from '../server/delivery.js';
+import type { DeliveryTarget, ReplayScope } from '../server/delivery.js';
 import { isBadEvent, parseEventRow } from './event-frame.js';
 import type { EventsRepository } from './events-repo.js';
 import { mayReceive } from './router.js';
@@ -45,7 +45,7 @@ export function isRecoverable(sinceId: number, bounds: { oldest: number | null; 
 export class Recovery {
   constructor(private readonly deps: RecoveryDeps) {}
 
-  async replay(target: DeliveryTarget, sinceId: number): Promise<ReplayResult> {
+  async replay(target: DeliveryTarget, sinceId: number, scope?: ReplayScope): Promise<ReplayResult> {
     if (!Number.isSafeInteger(sinceId) || sinceId < 0) {
       throw new TeampassWsError('INPUT', `since must be a non-negative event id, not ${String(sinceId)}.`, {
         suggestion: 'Send the event_id of the last event the client received.',
@@ -64,7 +64,7 @@ export class Recovery {
           after = Number(row.id);
           const event = parseEventRow(row);
           if (isBadEvent(event) || event.eventType === 'session_expired') continue;
-          if (!mayReceive(target, event)) continue;
+          if (!mayReceive(target, event) || !inScope(event, scope)) continue;
           target.deliverReplayed(event.id, event.frame);
           replayed += 1;
         }
@@ -82,4 +82,10 @@ export class Recovery {
       throw databaseError(err, this.deps.db);
     }
   }
+}
+
+function inScope(event: { targetType: string; targetId: number | null }, scope: ReplayScope | undefined): boolean {
+  if (!scope) return true;
+  if ('folderId' in scope) return event.targetType === 'folder' && event.targetId === scope.folderId;
+  return event.targetType === 'kb';
 }

@@ -9,6 +9,7 @@ import type {
 } from '../protocol/index.js';
 import { unixNow } from '../protocol/index.js';
 import type { Connection } from './connection.js';
+import type { ReplayScope } from './delivery.js';
 import type { ServerContext } from './context.js';
 import { broadcastItemViewers, broadcastKbViewers, refreshAccess, sendError } from './notify.js';
 
@@ -102,6 +103,7 @@ async function subscribeFolder(ctx: ServerContext, connection: Connection, messa
     ctx.logger.warn('Folder access denied', { connection: connection.id, user_id: connection.userId, folder_id: folderId });
     return sendError(ctx, connection, 'forbidden', 'Access denied to this folder.', message.request_id);
   }
+  const since = message.since_event_id ?? (connection.isSubscribedToFolder(folderId) ? undefined : connection.recoverySince);
   ctx.registry.subscribeFolder(connection, folderId);
   let lockedItems: Awaited<ReturnType<ServerContext['locks']['lockedItems']>> = [];
   try {
@@ -109,7 +111,7 @@ async function subscribeFolder(ctx: ServerContext, connection: Connection, messa
   } catch (err) {
     ctx.logger.warn('Could not read the edition locks of a folder', { folder_id: folderId, error: (err as Error).message });
   }
-  const recovered = await replay(ctx, connection, message.since_event_id);
+  const recovered = await replay(ctx, connection, since, { folderId });
   connection.sendJson({
     type: 'response',
     status: 'success',
@@ -128,6 +130,7 @@ async function subscribeKb(ctx: ServerContext, connection: Connection, message: 
     ctx.logger.warn('Knowledge base access denied', { connection: connection.id, user_id: connection.userId });
     return sendError(ctx, connection, 'forbidden', KB_DENIED, message.request_id);
   }
+  const since = message.since_event_id ?? (connection.kbSubscribed ? undefined : connection.recoverySince);
   ctx.registry.subscribeKb(connection);
   let lockedKbs: Awaited<ReturnType<ServerContext['locks']['lockedKbs']>> = [];
   try {
@@ -135,7 +138,7 @@ async function subscribeKb(ctx: ServerContext, connection: Connection, message: 
   } catch (err) {
     ctx.logger.warn('Could not read the KB edition locks', { error: (err as Error).message });
   }
-  const recovered = await replay(ctx, connection, message.since_event_id);
+  const recovered = await replay(ctx, connection, since, { kb: true });
   connection.sendJson({
     type: 'response',
     status: 'success',
@@ -149,12 +152,12 @@ async function subscribeKb(ctx: ServerContext, connection: Connection, message: 
 }
 
 /** Replays what the client missed; undefined when it did not ask (no `recovered` field then). */
-export async function replay(ctx: ServerContext, connection: Connection, since: number | undefined): Promise<boolean | undefined> {
+export async function replay(ctx: ServerContext, connection: Connection, since: number | undefined, scope?: ReplayScope): Promise<boolean | undefined> {
   if (since === undefined) return undefined;
   const feed = ctx.feed();
   if (!feed) return false;
   try {
-    return (await feed.replay(connection, since)).recovered;
+    return (await feed.replay(connection, since, scope)).recovered;
   } catch (err) {
     ctx.logger.error('Replay failed', { connection: connection.id, since, error: (err as Error).message });
     return false;

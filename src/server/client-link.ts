@@ -50,6 +50,8 @@ export class ClientLink {
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly openedAtMs = Date.now();
+  /** Messages queued before authentication that are still to be answered. */
+  private preAuthPending = 0;
   /** The upgrade's `since`, kept for a first-message authentication. */
   private pendingRequest: UpgradeRequest | undefined;
 
@@ -192,6 +194,8 @@ export class ClientLink {
       sendError(ctx, this.socket, 'invalid_request', `since must be an event id (a non-negative integer), not "${request.badSince}": nothing was replayed.`);
     }
     this.state = 'open';
+    this.preAuthPending = this.inbound.pending;
+    if (this.preAuthPending > 0 && recovered !== undefined) connection.recoverySince = request?.since;
     ctx.logger.info('Connection established', {
       connection: this.id,
       user_id: identity.userId,
@@ -212,9 +216,17 @@ export class ClientLink {
   }
 
   private async process(item: InboundItem): Promise<void> {
-    const { ctx } = this.deps;
     const connection = this.connection;
     if (!connection || this.state !== 'open') return;
+    try {
+      await this.answer(connection, item);
+    } finally {
+      if (this.preAuthPending > 0 && --this.preAuthPending === 0) connection.recoverySince = undefined;
+    }
+  }
+
+  private async answer(connection: Connection, item: InboundItem): Promise<void> {
+    const { ctx } = this.deps;
     if (item.kind === 'refusal') {
       ctx.metrics.clientErrors.inc({ error_code: item.frame.error_code });
       return connection.sendJson(item.frame);

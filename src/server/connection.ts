@@ -15,6 +15,12 @@ export class Connection implements DeliveryTarget {
   readonly folders = new Set<number>();
   kbSubscribed = false;
   readonly connectedAtSec = Math.floor(Date.now() / 1000);
+  /**
+   * The upgrade's `?since=`, while the messages the client sent before it was authenticated are
+   * answered: TeamPass's client subscribes as soon as the socket opens, and those subscriptions
+   * recover their channel from the same point.
+   */
+  recoverySince: number | undefined;
   /** The websocket_connections row id (null when it could not be written). */
   auditRow: Promise<number | null> = Promise.resolve(null);
 

@@ -43,6 +43,12 @@ export interface UserEventHooks {
   sessionExpired(userId: number, reason: string): void;
 }
 
+/**
+ * One channel to replay. A subscribe that asks for recovery gets only its channel's events: the
+ * rest of the stream (user events, broadcasts, other subscriptions) already reached it.
+ */
+export type ReplayScope = { folderId: number } | { kb: true };
+
 /** What the server asks of the event bridge: the newest id, recovery, and its health. */
 export interface EventFeed {
   /** The newest event id the poller has dispatched (0 before the first poll); sent in `connected`. */
@@ -52,7 +58,7 @@ export interface EventFeed {
    * `sinceId` that it may see, then lets live delivery continue with no gap and no duplicate.
    * `recovered` is false when `sinceId` is older than the retained history.
    */
-  replay(target: DeliveryTarget, sinceId: number): Promise<{ recovered: boolean; replayed: number }>;
+  replay(target: DeliveryTarget, sinceId: number, scope?: ReplayScope): Promise<{ recovered: boolean; replayed: number }>;
   health(): FeedHealth;
 }
 

@@ -159,6 +159,43 @@ forEachBackend('event bridge through the server', (backend) => {
     expect([...ids].sort((x, y) => x - y)).to.deep.equal([missedUser, missedFolder, missedAll, live]);
   });
 
+  it('recovers the folders a client subscribes to before it is authenticated from the ?since= point', async () => {
+    const first = await open(alice);
+    await subscribe(first.client, folderA);
+    await subscribe(first.client, folderB);
+    const seen = await emit({ event_type: 'item_updated', target_type: 'folder', target_id: folderA, payload: { item_id: 1, folder_id: folderA } });
+    await first.client.next(isEvent(seen));
+    await first.client.close();
+
+    const missed = [
+      await emit({ event_type: 'item_updated', target_type: 'folder', target_id: folderB, payload: { item_id: 2, folder_id: folderB } }),
+      await emit({ event_type: 'task_progress', target_type: 'user', target_id: alice.id, payload: { progress: 2 } }),
+      await emit({ event_type: 'item_created', target_type: 'folder', target_id: folderA, payload: { item_id: 3, folder_id: folderA } }),
+      await emit({ event_type: 'fields_updated', target_type: 'broadcast', payload: { action: 'added' } }),
+    ];
+    await emit({ event_type: 'item_updated', target_type: 'folder', target_id: secret, payload: { item_id: 4, folder_id: secret } });
+    await waitUntil(() => srv.bridge!.lastEventId() >= missed[3]!, 'the poller passes the missed events');
+
+    // As TeamPass's client does: subscribe as soon as the socket opens, before the daemon has
+    // answered `connected`; the first-message credential makes that order certain here.
+    const client = await srv.client(`?since=${seen}`);
+    client.send({ action: 'subscribe', channel: 'folder', data: { folder_id: folderA }, request_id: 'req_a' });
+    client.send({ action: 'subscribe', channel: 'folder', data: { folder_id: folderB }, request_id: 'req_b' });
+    client.send({ action: 'authenticate', token: await issueToken(db, alice.id) });
+    const hello = await client.next((f) => f.type === 'connected');
+    expect(hello.recovered).to.equal(true);
+    const replyB = await client.next((f) => f.request_id === 'req_b');
+    expect(replyB).to.include({ action: 'subscribed', folder_id: folderB, recovered: true });
+    const live = await emit({ event_type: 'item_deleted', target_type: 'folder', target_id: folderB, payload: { item_id: 2, folder_id: folderB } });
+    await client.next(isEvent(live));
+    const ids = eventIds(client);
+    expect(new Set(ids).size, `no duplicate in ${ids}`).to.equal(ids.length);
+    expect([...ids].sort((x, y) => x - y)).to.deep.equal([...missed, live]);
+    // Each channel's events arrive in id order.
+    const folderBIds = ids.filter((id) => id === missed[0] || id === live);
+    expect(folderBIds).to.deep.equal([missed[0], live]);
+  });
+
   it('says recovered: false for an id older than the retained history', async () => {
     const ids: number[] = [];
     for (let i = 0; i < 3; i += 1) ids.push(await emit({ event_type: 'fields_updated', target_type: 'broadcast', payload: { i } }));
