@@ -31,12 +31,15 @@ class WsMigrationSource implements Knex.MigrationSource<WsMigration> {
     return migration.name;
   }
   async getMigration(migration: WsMigration): Promise<Runnable> {
-    const run = async (statements: string[]) => {
-      for (const sql of statements) await this.db.knex.raw(sql);
+    // knex hands each migration its transaction; planning and running go through it, so SQLite's
+    // single connection is never asked for twice.
+    const on = (knex: Knex): Database => ({ ...this.db, knex });
+    const run = async (knex: Knex, statements: string[]) => {
+      for (const sql of statements) await knex.raw(sql);
     };
     return {
-      up: async () => run(await migration.planUp(this.db)),
-      down: async () => run(await migration.planDown(this.db)),
+      up: async (knex) => run(knex, await migration.planUp(on(knex))),
+      down: async (knex) => run(knex, await migration.planDown(on(knex))),
     };
   }
 }
@@ -54,8 +57,10 @@ export class Migrator {
     return {
       migrationSource: new WsMigrationSource(this.db),
       tableName: this.db.t.migrations,
-      // MySQL commits DDL implicitly; each migration is re-runnable instead.
-      disableTransactions: true,
+      // One transaction for the batch makes knex re-read the applied list after it holds the
+      // lock, so a run that waited for another never applies a migration twice. MySQL still
+      // commits DDL implicitly; each migration is re-runnable for that reason.
+      disableTransactions: false,
     };
   }
 
@@ -131,8 +136,35 @@ export class Migrator {
     return status.filter((s) => s.applied && s.batch === max).map((s) => s.name);
   }
 
+  /**
+   * Creates knex's bookkeeping and lock tables race-free before knex looks at them: knex checks
+   * then creates, so two first runs at once could each insert a lock row, and a lock table with
+   * two rows can never be locked again.
+   */
+  private async ensureBookkeeping(): Promise<void> {
+    const q = (n: string) => (this.db.client === 'mysql' ? `\`${n}\`` : `"${n}"`);
+    const table = this.db.t.migrations;
+    const lock = `${table}_lock`;
+    const statements =
+      this.db.client === 'mysql'
+        ? [
+            `CREATE TABLE IF NOT EXISTS ${q(table)} (${q('id')} INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, ${q('name')} VARCHAR(255), ${q('batch')} INT, ${q('migration_time')} TIMESTAMP NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+            `CREATE TABLE IF NOT EXISTS ${q(lock)} (${q('index')} INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, ${q('is_locked')} INT) ENGINE=InnoDB`,
+            `INSERT IGNORE INTO ${q(lock)} (${q('index')}, ${q('is_locked')}) VALUES (1, 0)`,
+          ]
+        : [
+            `CREATE TABLE IF NOT EXISTS ${q(table)} (${q('id')} INTEGER PRIMARY KEY AUTOINCREMENT, ${q('name')} VARCHAR(255), ${q('batch')} INTEGER, ${q('migration_time')} DATETIME)`,
+            `CREATE TABLE IF NOT EXISTS ${q(lock)} (${q('index')} INTEGER PRIMARY KEY AUTOINCREMENT, ${q('is_locked')} INTEGER)`,
+            `INSERT OR IGNORE INTO ${q(lock)} (${q('index')}, ${q('is_locked')}) VALUES (1, 0)`,
+          ];
+    for (const sql of statements) await this.db.knex.raw(sql);
+    // A second lock row left by an earlier race is what makes knex report the table locked forever.
+    await this.db.knex(lock).where('index', '>', 1).delete();
+  }
+
   async latest(): Promise<string[]> {
     return this.withLockRetry(async () => {
+      await this.ensureBookkeeping();
       const [, names] = (await this.db.knex.migrate.latest(this.config())) as [number, string[]];
       return names;
     });
@@ -140,6 +172,7 @@ export class Migrator {
 
   async rollback(): Promise<string[]> {
     return this.withLockRetry(async () => {
+      await this.ensureBookkeeping();
       const [, names] = (await this.db.knex.migrate.rollback(this.config())) as [number, string[]];
       return names;
     });
