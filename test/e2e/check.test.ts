@@ -196,7 +196,11 @@ describe('check-requirements on a terminal', () => {
   function onTerminal(columns: number, dir: string): Promise<CliResult> {
     const command = `stty cols ${columns} rows 40; exec ${process.execPath} ${BIN} check --db sqlite:ws.sqlite --unit-file none.service --max-connections 100`;
     return new Promise((resolve, reject) => {
-      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: dir, env: cliEnv({ NO_COLOR: '', FORCE_COLOR: '1', TERM: 'xterm' }), stdio: ['ignore', 'pipe', 'pipe'] });
+      // Spinners are for people: ora stays off when CI is set, as it is in the CI run itself.
+      const env = cliEnv({ FORCE_COLOR: '1', TERM: 'xterm' });
+      delete env.CI;
+      delete env.NO_COLOR;
+      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       const timer = setTimeout(() => {

@@ -85,7 +85,7 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     const api = await srv.client(`?token=${token}`);
     expect((await connected(api)).type).to.equal('connected');
     await logout(db, user.id);
-    expect(await api.none((f) => f.type === 'event', 2500)).to.equal(true);
+    expect(await api.none((f) => f.type === 'event', 2500), `frames: ${JSON.stringify(api.received)}`).to.equal(true);
     await revokeApiSession(db, 'sess-1');
     await expectEnded(api, 'token_revoked');
     await waitForLog(srv, (l) => l.message === 'API token revoked: connection closed');
