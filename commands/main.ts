@@ -1,5 +1,13 @@
 import { main } from './index.js';
 
+// A reader that went away (`teampass-ws --help | head`) is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 // Long-running commands (serve, tail-logs -f) keep the event loop alive themselves; the exit
 // code is set here, never inside a command or a core module.
 process.exitCode = await main(process.argv);
