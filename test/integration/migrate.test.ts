@@ -205,6 +205,24 @@ describe('migrate with a bad database', () => {
     expect(r.stdout + r.stderr).not.to.contain('s3cret-pw');
   });
 
+  it('says it timed out when the server accepts but never answers', async function () {
+    this.timeout(60_000);
+    const net = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const { port } = silent.address() as import('node:net').AddressInfo;
+      const r = await runCli(['migrate', '--db', `mysql://root:pw@127.0.0.1:${port}/teampass`], { timeoutMs: 45_000 });
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/Timed out/);
+      expect(r.stderr).not.to.match(/\n\s+at /);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   describe('[mariadb]', function () {
     let base: string;
     before(async function () {
