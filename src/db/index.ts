@@ -4,3 +4,4 @@ export * from './tables.js';
 export * from './rows.js';
 export * from './sql.js';
 export * from './teampass-schema.js';
+export * from './misc.js';

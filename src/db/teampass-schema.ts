@@ -99,9 +99,3 @@ export async function createTeampassTables(db: Database): Promise<void> {
     table.integer('revoked_at').nullable();
   });
 }
-
-/** Sets a misc admin setting the way TeamPass's admin panel stores it. */
-export async function setTeampassSetting(db: Database, name: string, value: string): Promise<void> {
-  const updated = await db.knex(db.t.misc).where({ type: 'admin', intitule: name }).update({ valeur: value });
-  if (!updated) await db.knex(db.t.misc).insert({ type: 'admin', intitule: name, valeur: value });
-}

@@ -4,7 +4,7 @@ import { createDatabase, databaseError } from '../db/knex.js';
 import { embeddedTarget } from '../db/target.js';
 import { Migrator } from '../db/migrator.js';
 import { skipped, type CheckDef, type CheckVerdict } from './check-types.js';
-import { readTeampassSetting } from './misc-settings.js';
+import { readTeampassSetting } from '../db/misc.js';
 
 const PROBE_TIMEOUT_MS = 5000;
 

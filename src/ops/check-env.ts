@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { isTeampassWsError } from '../errors.js';
-import { readTeampassSetting } from './misc-settings.js';
+import { readTeampassSetting } from '../db/misc.js';
 import { skipped, type CheckDef } from './check-types.js';
 import { packageInfo } from './package-info.js';
 import { nofileFor } from './systemd.js';

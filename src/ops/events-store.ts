@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { databaseError, type Database } from '../db/knex.js';
 import { TeampassWsError } from '../errors.js';
 import type { EmitPlan } from './emit-plan.js';
-import { readTeampassSetting } from './misc-settings.js';
+import { readTeampassSetting } from '../db/misc.js';
 
 /** misc websocket_enabled: '1' on, anything else off; null when the row (or TeamPass's misc table) is absent. */
 export async function readWebsocketEnabled(db: Database): Promise<string | null> {
