@@ -108,13 +108,14 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
       : undefined;
 
     const metrics = createMetrics();
-    const instanceId = `${os.hostname()}:${config.port}`;
+    // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
+    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
     const routes: HttpRoute[] = [
       ...healthRoutes({ metrics, db, config, instanceId, health: (): FeedHealth | undefined => bridge?.health() }),
       ...clientRoutes(),
       ...(demo?.routes ?? []),
     ];
-    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes });
+    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId });
     bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
     server.attachFeed(bridge);
     await bridge.start();

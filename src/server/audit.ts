@@ -55,6 +55,20 @@ export class ConnectionAudit {
     );
   }
 
+  /**
+   * Closes the rows a previous run of the same instance left open (it crashed, or lost the
+   * database while stopping). Resource ids are `<instance>-<n>`, so other daemons sharing the
+   * table keep theirs.
+   */
+  async closeLeftOpen(instanceId: string): Promise<number> {
+    const pattern = `${instanceId.replace(/[\\%_]/g, (c) => `\\${c}`)}-%`;
+    return this.db
+      .knex(this.db.t.connections)
+      .whereNull('disconnected_at')
+      .whereRaw(this.db.client === 'mysql' ? 'resource_id LIKE ?' : "resource_id LIKE ? ESCAPE '\\'", [pattern])
+      .update({ disconnected_at: now(this.db) });
+  }
+
   /** Waits for every write started so far. */
   async settle(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);

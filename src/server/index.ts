@@ -39,7 +39,11 @@ export interface ServerDeps {
   teampass?: TeampassSettings;
   /** Extra plain-HTTP routes, tried in order (/healthz, /metrics, the client script, the demo). */
   routes?: HttpRoute[];
-  /** Prefix of connection ids (websocket_connections.resource_id); random when absent. */
+  /**
+   * Prefix of connection ids (websocket_connections.resource_id), stable across restarts of one
+   * daemon (e.g. host:port) so the rows a crashed run left open are closed at the next start;
+   * random when absent.
+   */
   instanceId?: string;
 }
 
@@ -127,6 +131,10 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   const listen = async () => {
     try {
       await settings.refresh();
+      if (deps.instanceId) {
+        const closed = await ctx.audit.closeLeftOpen(instanceId);
+        if (closed > 0) logger.warn('Closed connection rows an earlier run of this daemon left open', { instance: instanceId, rows: closed });
+      }
     } catch (err) {
       throw databaseError(err, db);
     }

@@ -29,6 +29,22 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
 
   const rows = async () => (await db.knex(db.t.connections).select('*').orderBy('id')) as ConnectionRow[];
 
+  it('closes at start the rows an earlier run of the same instance left open, and only those', async () => {
+    const user = await seedUser(db);
+    await db.knex(db.t.connections).insert([
+      { user_id: user.id, resource_id: 'web1:8080-7', ip_address: '127.0.0.1' },
+      { user_id: user.id, resource_id: 'web1:8081-7', ip_address: '127.0.0.1' },
+      { user_id: user.id, resource_id: 'web1:80800-1', ip_address: '127.0.0.1' },
+    ]);
+    srv = await startTestServer(db, { instanceId: 'web1:8080' });
+    const open = (await rows()).filter((r) => r.disconnected_at === null).map((r) => r.resource_id);
+    expect(open).to.deep.equal(['web1:8081-7', 'web1:80800-1']);
+    await waitForLog(srv, (l) => l.message === 'Closed connection rows an earlier run of this daemon left open' && l.rows === 1);
+    const client = await srv.client(`?token=${await issueToken(db, user.id)}`);
+    await connected(client);
+    await waitFor(async () => (await rows()).some((r) => r.resource_id.startsWith('web1:8080-1')));
+  });
+
   it('records each connection in websocket_connections with the client address behind a trusted proxy', async () => {
     srv = await startTestServer(db);
     const user = await seedUser(db);

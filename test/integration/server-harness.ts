@@ -21,6 +21,7 @@ export interface TestServerOptions {
   routes?: HttpRoute[];
   /** Attach the real event bridge (poller, recovery). */
   bridge?: boolean;
+  instanceId?: string;
 }
 
 export interface TestServer {
@@ -59,7 +60,7 @@ export async function startTestServer(db: Database, options: TestServerOptions =
   const logFile = path.join(tempDir('tpws-log-'), 'daemon.log');
   const logger: Logger = createLogger({ level: 'debug', file: logFile, console: 'none' });
   const metrics = createMetrics({ processMetrics: false });
-  const server = createServer({ config, tokenMode: options.tokenMode ?? 'reusable', db, logger, metrics, teampass: options.teampass, routes: options.routes });
+  const server = createServer({ config, tokenMode: options.tokenMode ?? 'reusable', db, logger, metrics, teampass: options.teampass, routes: options.routes, instanceId: options.instanceId });
   let bridge: EventBridge | undefined;
   if (options.bridge) {
     bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
