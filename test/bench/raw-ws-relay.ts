@@ -1,6 +1,7 @@
 /**
  * The baseline: a bare `ws` server in its own process that relays every message it gets to every
  * other client. Same loopback, same library, same process split as the daemon; no database.
+ * Over IPC it answers `memory` with its process.memoryUsage().
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -17,4 +18,11 @@ wss.on('listening', () => {
   const address = wss.address();
   process.stdout.write(`${JSON.stringify({ port: address !== null && typeof address === 'object' ? address.port : 0 })}\n`);
 });
-process.on('SIGTERM', () => wss.close(() => process.exit(0)));
+process.on('message', (m) => {
+  if (m === 'memory') process.send?.({ memory: process.memoryUsage() });
+});
+process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => {
+  for (const c of clients) c.terminate();
+  wss.close(() => process.exit(0));
+});

@@ -1,48 +1,29 @@
 /**
  * `npm run bench`: INSERT→client latency through the real daemon (`teampass-ws serve` as a
  * process, built in dist/), with and without the wake-up datagram, fan-out throughput, and the
- * same figures for a bare `ws` relay measured in the same run as the baseline.
+ * same figures for a bare `ws` relay measured in the same run as the baseline; then connection
+ * scale (scale.ts): many idle connections held by load worker processes, and slow consumers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { Database } from '../../src/db/index.js';
 import { sendWake } from '../../src/ops/wake.js';
 import { cleanupTempDirs, tempDir } from '../helpers/backends.js';
-import { startCli, type RunningCli } from '../helpers/cli.js';
-import { freePort, mariaDb, shutdownMariaDb } from '../helpers/mariadb.js';
+import { mariaDb, shutdownMariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
-import { freeUdpPort } from '../integration/bridge-recorder.js';
+import { killChildren } from './children.js';
+import { startDaemon, type BenchDaemon } from './daemon.js';
+import { startRelay, type Relay } from './relay.js';
+import { BenchInputError, connectionScale, scaleOptionsFromEnv } from './scale.js';
+import { latencyHeader, row, stats, type Stats } from './table.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLIENTS = 100;
 const FANOUT_EVENTS = 2000;
-
-interface Stats {
-  n: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
-  return { n: s.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: s[s.length - 1]!, mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-
-const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`.padStart(10);
-
-function row(label: string, st: Stats): string {
-  return `${label.padEnd(46)}${String(st.n).padStart(5)}${ms(st.p50)}${ms(st.p95)}${ms(st.p99)}${ms(st.max)}${ms(st.mean)}`;
-}
+/** Everything, the connection-scale section included, must be over well within this. */
+const WATCHDOG_MS = 6 * 60_000;
 
 /** A websocket that notes when each frame arrives; `onFrame` sees the text. */
 class BenchClient {
@@ -83,30 +64,6 @@ function openClient(url: string, waitFor?: (text: string) => boolean): Promise<B
   });
 }
 
-
-async function waitHealthy(port: number, daemon: RunningCli): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (daemon.child.exitCode !== null) throw new Error(`serve exited (${daemon.child.exitCode}):\n${daemon.output()}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`serve did not become healthy in 30 s:\n${daemon.output()}`);
-    await sleep(100);
-  }
-}
-
-function startRelay(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'raw-ws-relay.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`relay exited (${code})`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, port: (JSON.parse(line) as { port: number }).port }));
-  });
-}
 
 /** Producer → daemon: one autocommit INSERT, as TeamPass's emitWebSocketEvent does. */
 function producer(db: Database) {
@@ -163,23 +120,26 @@ async function throughput(receivers: BenchClient[], total: number, send: () => P
   return performance.now() - t0;
 }
 
-async function main(): Promise<void> {
-  const started = Date.now();
-  const server = await mariaDb();
-  const url = server ? await server.createDatabase() : `sqlite:${path.join(tempDir('tpws-bench-'), 'bench.sqlite')}`;
-  const db = await createTeampassDatabase(url);
-  const engine = server ? ((await db.knex.raw('SELECT VERSION() AS v')) as [[{ v: string }]])[0][0].v : 'SQLite (no MariaDB here)';
-  const users = [];
-  for (let i = 0; i < CLIENTS; i += 1) users.push(await seedUser(db, { login: `bench${i}` }));
-  const tokens = await Promise.all(users.map((u) => issueToken(db, u.id)));
+/** A fresh, empty database on the run's MariaDB, or a SQLite file where there is none. */
+function databaseFactory(server: MariaDbServer | null): () => Promise<string> {
+  return async () => (server ? server.createDatabase() : `sqlite:${path.join(tempDir('tpws-bench-'), 'bench.sqlite')}`);
+}
 
-  const port = await freePort();
-  const wakePort = await freeUdpPort();
-  const daemon = startCli(['serve', '--db', url, '--host', '127.0.0.1', '--port', String(port), '--wake-port', String(wakePort), '--poll-interval-ms', '200', '--log-level', 'warn']);
-  const relay = await startRelay();
+/** The first section: latency with and without the wake-up datagram, and fan-out throughput. */
+async function latencyAndFanOut(newDatabaseUrl: () => Promise<string>): Promise<void> {
+  const url = await newDatabaseUrl();
+  const db = await createTeampassDatabase(url);
   const clients: BenchClient[] = [];
+  let daemon: BenchDaemon | undefined;
+  let relay: Relay | undefined;
   try {
-    await waitHealthy(port, daemon);
+    const engine = db.client === 'mysql' ? ((await db.knex.raw('SELECT VERSION() AS v')) as [[{ v: string }]])[0][0].v : 'SQLite (no MariaDB here)';
+    const users = [];
+    for (let i = 0; i < CLIENTS; i += 1) users.push(await seedUser(db, { login: `bench${i}` }));
+    const tokens = await Promise.all(users.map((u) => issueToken(db, u.id)));
+    daemon = await startDaemon(url, ['--poll-interval-ms', '200']);
+    relay = await startRelay();
+    const { port, wakePort } = daemon;
     const isConnected = (t: string) => t.startsWith('{"type":"connected"');
     for (const token of tokens) clients.push(await openClient(`ws://127.0.0.1:${port}/ws?token=${token}`, isConnected));
     const relayProducer = await openClient(`ws://127.0.0.1:${relay.port}/`);
@@ -238,7 +198,7 @@ async function main(): Promise<void> {
     console.log(`teampass-ws bench — ${engine}, Node ${process.version}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}`);
     console.log('daemon: `teampass-ws serve` as a process (poll_interval_ms 200, wake_port on); clients and producer in this process; loopback only');
     console.log('');
-    console.log(`${'latency'.padEnd(46)}${'n'.padStart(5)}${'p50'.padStart(10)}${'p95'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'mean'.padStart(10)}`);
+    console.log(latencyHeader());
     for (const [label, st] of results) console.log(row(label, st));
     console.log('');
     const frames = FANOUT_EVENTS * CLIENTS;
@@ -246,21 +206,49 @@ async function main(): Promise<void> {
     console.log(`fan-out: ${FANOUT_EVENTS} broadcast events × ${CLIENTS} clients = ${frames.toLocaleString('en-US')} frames`);
     console.log(`  teampass-ws (bulk INSERT → every client had every event)  ${(daemonMs / 1000).toFixed(2)} s  ${rate(frames, daemonMs)} frames, ${rate(FANOUT_EVENTS, daemonMs)} events`);
     console.log(`  raw ws relay (same messages sent over one socket)        ${(relayMs / 1000).toFixed(2)} s  ${rate(frames, relayMs)} frames, ${rate(FANOUT_EVENTS, relayMs)} messages`);
-    console.log('');
-    console.log(`bench ran ${((Date.now() - started) / 1000).toFixed(0)} s`);
     relayProducer.close();
     for (const c of relayClients) c.close();
   } finally {
     for (const c of clients) c.close();
-    relay.child.kill('SIGTERM');
-    await daemon.stop();
+    await relay?.stop();
+    await daemon?.cli.stop();
     await db.close();
-    await shutdownMariaDb();
-    cleanupTempDirs();
   }
 }
 
-main().catch((err: Error) => {
-  console.error(`bench failed: ${err.stack ?? err.message}`);
-  process.exitCode = 1;
-});
+async function main(): Promise<void> {
+  const started = Date.now();
+  const scale = scaleOptionsFromEnv(process.env);
+  const newDatabaseUrl = databaseFactory(await mariaDb());
+  await latencyAndFanOut(newDatabaseUrl);
+  const lines = await connectionScale(newDatabaseUrl, scale);
+  console.log('');
+  for (const line of lines) console.log(line);
+  console.log('');
+  console.log(`bench ran ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+async function cleanUp(): Promise<void> {
+  killChildren();
+  await shutdownMariaDb();
+  cleanupTempDirs();
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`bench failed: still running after ${WATCHDOG_MS / 60_000} minutes`);
+  void cleanUp().finally(() => process.exit(1));
+}, WATCHDOG_MS);
+watchdog.unref();
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+main()
+  .catch((err: Error) => {
+    console.error(`bench failed: ${err instanceof BenchInputError ? err.message : (err.stack ?? err.message)}`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanUp());
