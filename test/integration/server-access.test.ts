@@ -5,7 +5,6 @@ import {
   addFolder,
   addRole,
   assignRole,
-  createTeampassDatabase,
   forbidFolder,
   grantFolder,
   issueToken,
@@ -17,23 +16,17 @@ import {
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { connected, useServerSuite } from './server-harness.js';
 
 forEachBackend("serve: TeamPass's folder access over a real socket", (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
-  let srv: TestServer | undefined;
-
-  beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+  beforeEach(() => {
+    db = suite.db;
   });
-  afterEach(async () => {
-    await srv?.stop();
-    srv = undefined;
-    await db.close();
-  });
-
+  const start = suite.start;
   const open = async (who: SeededUser): Promise<TestWsClient> => {
-    const client = await srv!.client(`?token=${await issueToken(db, who.id)}`);
+    const client = await suite.srv!.client(`?token=${await issueToken(db, who.id)}`);
     expect((await connected(client)).type).to.equal('connected');
     return client;
   };
@@ -62,7 +55,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
     await assignRole(db, user.id, await addRole(db, { [viaLdap]: 'W' }), 'ldap');
     await grantFolder(db, user.id, direct);
     await forbidFolder(db, user.id, forbidden);
-    srv = await startTestServer(db, { config: { rate_limit_messages: 100 } });
+    await start({ config: { rate_limit_messages: 100 } });
     const client = await open(user);
     const expected: Array<[string, number, string]> = [
       ['R role (read-only is readable)', readOnly, 'subscribed'],
@@ -83,7 +76,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
   it('keeps personal folders closed without enable_pf_feature', async () => {
     const user = await seedUser(db, { personalFolder: true });
     const own = await addFolder(db, { ownerId: user.id });
-    srv = await startTestServer(db);
+    await start();
     expect(await verdict(await open(user), own)).to.equal('forbidden');
   });
 
@@ -92,7 +85,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
     const admin = await seedUser(db, { admin: true, personalFolder: true });
     const shared = await addFolder(db);
     const own = await addFolder(db, { ownerId: admin.id });
-    srv = await startTestServer(db);
+    await start();
     const client = await open(admin);
     expect(await verdict(client, shared)).to.equal('subscribed');
     expect(await verdict(client, own)).to.equal('forbidden');
@@ -101,7 +94,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
   it('sees a grant made after the connection opened', async () => {
     const user = await seedUser(db);
     const folder = await addFolder(db);
-    srv = await startTestServer(db, { config: { session_check_sec: 3600 } });
+    await start({ config: { session_check_sec: 3600 } });
     const client = await open(user);
     expect(await verdict(client, folder)).to.equal('forbidden');
     await grantFolder(db, user.id, folder);
@@ -115,12 +108,12 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
       const user = await seedUser(db);
       const role = await addRole(db, { [a]: 'W', [b]: 'W' });
       await assignRole(db, user.id, role);
-      srv = await startTestServer(db, { config: { session_check_sec: 3600 } });
+      await start({ config: { session_check_sec: 3600 } });
       const client = await open(user);
       await subscribe(client, a);
       await subscribe(client, b);
       await setRoleFolder(db, role, a, null);
-      await srv.server.hooks.folderPermissionChanged(user.id);
+      await suite.srv!.server.hooks.folderPermissionChanged(user.id);
       expect(await client.next((f) => f.action === 'unsubscribed')).to.deep.equal({
         type: 'response',
         status: 'success',
@@ -130,7 +123,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
         reason: 'access_revoked',
       });
       expect((await client.request({ action: 'get_status' })).subscriptions).to.deep.equal([`folder:${b}`]);
-      const target = [...srv.server.directory.byUser(user.id)][0];
+      const target = [...suite.srv!.server.directory.byUser(user.id)][0];
       expect(target.mayAccessFolder(a)).to.equal(false);
       expect(target.isSubscribedToFolder(a)).to.equal(false);
     });
@@ -139,10 +132,10 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
       const folder = await addFolder(db);
       const user = await seedUser(db);
       await grantFolder(db, user.id, folder);
-      srv = await startTestServer(db);
+      await start();
       const client = await open(user);
       await subscribe(client, folder);
-      await srv.server.hooks.folderPermissionChanged(user.id);
+      await suite.srv!.server.hooks.folderPermissionChanged(user.id);
       expect((await client.request({ action: 'get_status' })).subscriptions).to.deep.equal([`folder:${folder}`]);
     });
 
@@ -151,7 +144,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
       const user = await seedUser(db);
       const role = await addRole(db, { [folder]: 'W' });
       await assignRole(db, user.id, role);
-      srv = await startTestServer(db, { config: { session_check_sec: 1 } });
+      await start({ config: { session_check_sec: 1 } });
       const client = await open(user);
       await subscribe(client, folder);
       await new Promise((r) => setTimeout(r, 1200));
@@ -163,7 +156,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
     it('drops the KB subscription when the KB channel is switched off', async () => {
       await setTeampassSetting(db, 'enable_kb', '1');
       const user = await seedUser(db);
-      srv = await startTestServer(db, { config: { session_check_sec: 1, access_refresh_sec: 1 } });
+      await start({ config: { session_check_sec: 1, access_refresh_sec: 1 } });
       const client = await open(user);
       expect((await client.request({ action: 'subscribe', channel: 'kb' })).action).to.equal('subscribed');
       await setTeampassSetting(db, 'enable_kb', '0');
@@ -181,7 +174,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
       const folder = await addFolder(db);
       const user = await seedUser(db);
       await grantFolder(db, user.id, folder);
-      srv = await startTestServer(db, { bridge: true, config: { session_check_sec: 3600 } });
+      await start({ bridge: true, config: { session_check_sec: 3600 } });
       const client = await open(user);
       await subscribe(client, folder);
       await revokeFolder(db, user.id, folder);

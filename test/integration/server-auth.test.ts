@@ -10,38 +10,30 @@ import {
   addFolder,
   addRole,
   assignRole,
-  createTeampassDatabase,
   issueToken,
   seedUser,
   setTeampassSetting,
   tokenRow,
 } from '../helpers/teampass-fixture.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { connected, useServerSuite } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 const CONFIG_SECRET = 'jwt-secret-from-config';
 
 forEachBackend('serve: authentication over a real socket', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
-  let srv: TestServer | undefined;
-
-  beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+  beforeEach(() => {
+    db = suite.db;
   });
-  afterEach(async () => {
-    await srv?.stop();
-    srv = undefined;
-    await db.close();
-  });
-
-  const start = async (options: Parameters<typeof startTestServer>[1] = {}) => (srv = await startTestServer(db, options));
+  const start = suite.start;
 
   describe('websocket token', () => {
     it("answers TeamPass's connected frame, exactly, plus last_event_id", async () => {
       const user = await seedUser(db, { login: 'alice', name: 'Alice', lastname: 'Martin' });
       const token = await issueToken(db, user.id);
       await start();
-      const client = await srv!.client(`?token=${token}`);
+      const client = await suite.srv!.client(`?token=${token}`);
       const frame = await connected(client);
       expect(Object.keys(frame).sort()).to.deep.equal(['config', 'last_event_id', 'reconnect_token', 'server_time', 'type', 'user_display_name', 'user_id', 'user_login']);
       expect(frame).to.deep.include({ type: 'connected', user_id: user.id, user_login: 'alice', user_display_name: 'Alice Martin', last_event_id: 0 });
@@ -55,10 +47,10 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const user = await seedUser(db);
       const token = await issueToken(db, user.id);
       await start();
-      const first = await connected(await srv!.client(`?token=${token}`));
+      const first = await connected(await suite.srv!.client(`?token=${token}`));
       expect(first.type).to.equal('connected');
-      expect((await connected(await srv!.client(`?token=${token}`))).type).to.equal('connected');
-      const again = await connected(await srv!.client(`?token=${first.reconnect_token}`));
+      expect((await connected(await suite.srv!.client(`?token=${token}`))).type).to.equal('connected');
+      const again = await connected(await suite.srv!.client(`?token=${first.reconnect_token}`));
       expect(again).to.deep.include({ type: 'connected', user_id: user.id });
       expect(again.reconnect_token).not.to.equal(first.reconnect_token);
     });
@@ -67,16 +59,16 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const user = await seedUser(db);
       const token = await issueToken(db, user.id);
       await start({ tokenMode: 'single_use' });
-      const first = await connected(await srv!.client(`?token=${token}`));
+      const first = await connected(await suite.srv!.client(`?token=${token}`));
       expect(first.type).to.equal('connected');
-      const second = await srv!.client(`?token=${token}`);
+      const second = await suite.srv!.client(`?token=${token}`);
       expect(await second.next()).to.deep.equal({
         type: 'error',
         error_code: 'auth_failed',
         message: 'Authentication failed: the token is unknown, expired or already used. Reload the TeamPass page for a new one.',
       });
       expect((await second.waitClose()).code).to.equal(4401);
-      expect((await connected(await srv!.client(`?token=${first.reconnect_token}`))).type, 'reconnect token').to.equal('connected');
+      expect((await connected(await suite.srv!.client(`?token=${first.reconnect_token}`))).type, 'reconnect token').to.equal('connected');
     });
 
     for (const [title, setup] of [
@@ -91,12 +83,12 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       it(`refuses ${title}: auth_failed, then 4401`, async () => {
         const token = await setup();
         await start();
-        const client = await srv!.client(`?token=${encodeURIComponent(token)}`);
+        const client = await suite.srv!.client(`?token=${encodeURIComponent(token)}`);
         const frame = await client.next();
         expect(frame).to.include({ type: 'error', error_code: 'auth_failed' });
         expect(frame).not.to.have.property('request_id');
         expect((await client.waitClose()).code).to.equal(4401);
-        expect(srv!.server.directory.all()).to.be.empty;
+        expect(suite.srv!.server.directory.all()).to.be.empty;
       });
     }
   });
@@ -108,7 +100,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const user = await seedUser(db, { login: 'api' });
       await start({ config: { jwt_secret: CONFIG_SECRET } });
       for (const claims of [{ id: user.id }, { sub: String(user.id) }]) {
-        const client = await srv!.client('', { headers: { Authorization: `Bearer ${sign({ ...claims, exp: now() + 60 }, CONFIG_SECRET)}` } });
+        const client = await suite.srv!.client('', { headers: { Authorization: `Bearer ${sign({ ...claims, exp: now() + 60 }, CONFIG_SECRET)}` } });
         const frame = await connected(client);
         expect(frame).to.deep.include({ type: 'connected', user_id: user.id, user_login: 'api' });
         expect(frame, 'no reconnect token for API clients').not.to.have.property('reconnect_token');
@@ -119,7 +111,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
     it('accepts a JWT in ?token= as TeamPass API clients send it', async () => {
       const user = await seedUser(db);
       await start({ config: { jwt_secret: CONFIG_SECRET } });
-      const client = await srv!.client(`?token=${sign({ id: user.id, exp: now() + 60 }, CONFIG_SECRET)}`);
+      const client = await suite.srv!.client(`?token=${sign({ id: user.id, exp: now() + 60 }, CONFIG_SECRET)}`);
       expect((await connected(client)).type).to.equal('connected');
     });
 
@@ -131,9 +123,9 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       await addApiSession(db, { jti: 'revoked', userId: user.id, revoked: true });
       await start();
       const base = { id: user.id, exp: now() + 600, aud: 'teampass-api', iss: 'https://tp.example.test' };
-      expect((await connected(await srv!.client(`?token=${sign({ ...base, jti: 'live' }, 'tp32-secret')}`))).type).to.equal('connected');
+      expect((await connected(await suite.srv!.client(`?token=${sign({ ...base, jti: 'live' }, 'tp32-secret')}`))).type).to.equal('connected');
       for (const bad of [{ ...base, jti: 'revoked' }, { ...base, jti: 'live', aud: 'other' }, { ...base, jti: 'live', iss: 'https://evil.test' }]) {
-        const client = await srv!.client(`?token=${sign(bad, 'tp32-secret')}`);
+        const client = await suite.srv!.client(`?token=${sign(bad, 'tp32-secret')}`);
         expect(await client.next()).to.include({ type: 'error', error_code: 'auth_failed' });
         expect((await client.waitClose()).code).to.equal(4401);
       }
@@ -143,7 +135,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const teampass = await readTeampassSettings(makeTeampassInstall({ version: '3.1', password: 'secret-db-pass' }));
       const user = await seedUser(db);
       await start({ teampass });
-      const client = await srv!.client(`?token=${sign({ id: user.id, exp: now() + 60 }, teampass.rawDbPasswd)}`);
+      const client = await suite.srv!.client(`?token=${sign({ id: user.id, exp: now() + 60 }, teampass.rawDbPasswd)}`);
       expect((await connected(client)).type).to.equal('connected');
     });
 
@@ -154,7 +146,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const body = Buffer.from(JSON.stringify({ id: user.id, exp: now() + 60 })).toString('base64url');
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       for (const token of [`${header}.${body}.`, jwt.sign({ id: user.id, exp: now() + 60 }, privateKey, { algorithm: 'RS256' })]) {
-        const client = await srv!.client('', { headers: { Authorization: `Bearer ${token}` } });
+        const client = await suite.srv!.client('', { headers: { Authorization: `Bearer ${token}` } });
         const frame = await client.next();
         expect(frame).to.include({ type: 'error', error_code: 'auth_failed' });
         expect(frame.message).to.match(/only HS256/);
@@ -167,7 +159,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const user = await seedUser(db);
       await assignRole(db, user.id, await addRole(db, { [a]: 'W', [b]: 'W' }));
       await start({ config: { jwt_secret: CONFIG_SECRET } });
-      const client = await srv!.client(`?token=${sign({ id: user.id, exp: now() + 60, allowed_folders: String(a) }, CONFIG_SECRET)}`);
+      const client = await suite.srv!.client(`?token=${sign({ id: user.id, exp: now() + 60, allowed_folders: String(a) }, CONFIG_SECRET)}`);
       await connected(client);
       expect(await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: a } })).to.include({ action: 'subscribed', folder_id: a });
       expect(await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: b } })).to.include({ type: 'error', error_code: 'forbidden' });
@@ -176,7 +168,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
     it('closes a JWT connection at its exp with session_expired and 4401', async () => {
       const user = await seedUser(db);
       await start({ config: { jwt_secret: CONFIG_SECRET, session_check_sec: 60 } });
-      const client = await srv!.client(`?token=${sign({ id: user.id, exp: now() + 2 }, CONFIG_SECRET)}`);
+      const client = await suite.srv!.client(`?token=${sign({ id: user.id, exp: now() + 2 }, CONFIG_SECRET)}`);
       expect((await connected(client)).type).to.equal('connected');
       const expired = await client.next((f) => f.type === 'event', 6000);
       expect(expired).to.deep.include({ type: 'event', event: 'session_expired' });
@@ -190,7 +182,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const user = await seedUser(db);
       const token = await issueToken(db, user.id);
       await start();
-      const client = await srv!.client();
+      const client = await suite.srv!.client();
       client.send({ action: 'authenticate', token, request_id: 'req_auth' });
       expect(await connected(client)).to.deep.include({ type: 'connected', user_id: user.id, request_id: 'req_auth' });
     });
@@ -201,7 +193,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       await assignRole(db, user.id, await addRole(db, { [folder]: 'W' }));
       const token = await issueToken(db, user.id);
       await start();
-      const client = await srv!.client();
+      const client = await suite.srv!.client();
       client.send({ action: 'ping', request_id: 'r1' });
       client.send({ action: 'authenticate', token });
       client.send({ action: 'subscribe', channel: 'folder', data: { folder_id: folder }, request_id: 'r2' });
@@ -219,7 +211,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       await grantFolderFor(db, user.id, folder);
       const token = await issueToken(db, user.id);
       await start();
-      const client = await srv!.client(`?token=${token}`);
+      const client = await suite.srv!.client(`?token=${token}`);
       client.send({ action: 'subscribe', channel: 'folder', data: { folder_id: folder }, request_id: 'req_sub' });
       client.send({ action: 'ping', request_id: 'req_ping' });
       expect((await client.next((f) => f.type !== 'ping')).type).to.equal('connected');
@@ -229,7 +221,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
 
     it('closes with 4408 when no credential arrives within auth_timeout_sec', async () => {
       await start({ config: { auth_timeout_sec: 1 } });
-      const client = await srv!.client();
+      const client = await suite.srv!.client();
       const frame = await client.next((f) => f.type === 'error', 4000);
       expect(frame.error_code).to.equal('auth_timeout');
       expect(frame.message).to.match(/No credential within 1 s/);
@@ -240,7 +232,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const user = await seedUser(db);
       const token = await issueToken(db, user.id);
       await start({ config: { auth_timeout_sec: 2, rate_limit_messages: 10_000 } });
-      const client = await srv!.client();
+      const client = await suite.srv!.client();
       for (let i = 0; i < 200; i++) client.send({ action: 'ping', request_id: `p${i}`, pad: 'x'.repeat(2000) });
       client.send({ action: 'authenticate', token });
       expect((await client.next((f) => f.type === 'error', 6000)).error_code).to.equal('auth_timeout');
@@ -249,7 +241,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
 
     it('refuses a bad first message token with auth_failed and 4401', async () => {
       await start();
-      const client = await srv!.client();
+      const client = await suite.srv!.client();
       client.send({ action: 'authenticate', token: 'f'.repeat(64), request_id: 'a1' });
       expect(await client.next()).to.include({ type: 'error', error_code: 'auth_failed', request_id: 'a1' });
       expect((await client.waitClose()).code).to.equal(4401);

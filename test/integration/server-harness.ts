@@ -11,7 +11,8 @@ import { createLogger, type Logger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { createServer, type HttpRoute, type TeampassWsServer } from '../../src/server/index.js';
 import type { TeampassSettings } from '../../src/teampass/index.js';
-import { tempDir } from '../helpers/backends.js';
+import { tempDir, type Backend } from '../helpers/backends.js';
+import { createTeampassDatabase } from '../helpers/teampass-fixture.js';
 import { connect, type ConnectOptions, type TestWsClient } from '../helpers/ws-client.js';
 
 export interface TestServerOptions {
@@ -105,6 +106,40 @@ export async function startTestServer(db: Database, options: TestServerOptions =
 }
 
 /** The frame a successful connection starts with. */
+export interface ServerSuite {
+  /** The test's fresh TeamPass database. */
+  readonly db: Database;
+  /** The server the test started, if any; stopped after the test. */
+  readonly srv: TestServer | undefined;
+  start(options?: TestServerOptions): Promise<TestServer>;
+}
+
+/** Per test: a fresh TeamPass database, and the server the test starts on it, both closed after it. */
+export function useServerSuite(backend: () => Backend): ServerSuite {
+  let db: Database | undefined;
+  let srv: TestServer | undefined;
+  beforeEach(async () => {
+    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+  });
+  afterEach(async () => {
+    await srv?.stop();
+    srv = undefined;
+    await db?.close();
+  });
+  return {
+    get db() {
+      return db!;
+    },
+    get srv() {
+      return srv;
+    },
+    async start(options = {}) {
+      srv = await startTestServer(db!, options);
+      return srv;
+    },
+  };
+}
+
 export async function connected(client: TestWsClient): Promise<Record<string, unknown>> {
   return client.next((f) => f.type === 'connected' || f.type === 'error');
 }

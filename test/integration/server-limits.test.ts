@@ -2,30 +2,23 @@ import { expect } from 'chai';
 import net from 'node:net';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
-import { createTeampassDatabase, issueToken, seedUser, setTeampassSetting, tokenRow } from '../helpers/teampass-fixture.js';
-import { connected, startTestServer, waitFor, waitForLog, type TestServer } from './server-harness.js';
+import { issueToken, seedUser, setTeampassSetting, tokenRow } from '../helpers/teampass-fixture.js';
+import { connected, useServerSuite, waitFor, waitForLog } from './server-harness.js';
 
 forEachBackend('serve: limits and refusals over a real socket', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
-  let srv: TestServer | undefined;
-
-  beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+  beforeEach(() => {
+    db = suite.db;
   });
-  afterEach(async () => {
-    await srv?.stop();
-    srv = undefined;
-    await db.close();
-  });
-
-  const start = async (options: Parameters<typeof startTestServer>[1] = {}) => (srv = await startTestServer(db, options));
+  const start = suite.start;
   const login = async () => issueToken(db, (await seedUser(db)).id);
 
   describe('origin', () => {
     it('refuses a foreign Origin with 4403 before any database work', async () => {
       const token = await login();
       await start({ tokenMode: 'single_use', config: { allowed_origins: ['https://teampass.example.test'] } });
-      const client = await srv!.client(`?token=${token}`, { origin: 'https://evil.example' });
+      const client = await suite.srv!.client(`?token=${token}`, { origin: 'https://evil.example' });
       const frame = await client.next();
       expect(frame).to.include({ type: 'error', error_code: 'origin_not_allowed' });
       expect(frame.message).to.contain('https://evil.example');
@@ -37,32 +30,32 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
     it('accepts allowed_origins given as a full origin or a bare host', async () => {
       await start({ config: { allowed_origins: ['https://teampass.example.test', 'other.example.test:8443'] } });
       for (const origin of ['https://teampass.example.test', 'https://other.example.test:8443']) {
-        expect((await connected(await srv!.client(`?token=${await login()}`, { origin }))).type, origin).to.equal('connected');
+        expect((await connected(await suite.srv!.client(`?token=${await login()}`, { origin }))).type, origin).to.equal('connected');
       }
-      const refused = await srv!.client(`?token=${await login()}`, { origin: 'http://teampass.example.test' });
+      const refused = await suite.srv!.client(`?token=${await login()}`, { origin: 'http://teampass.example.test' });
       expect((await refused.next()).error_code, 'scheme matters for a full origin').to.equal('origin_not_allowed');
     });
 
     it("defaults to the host of TeamPass's cpassman_url", async () => {
       await setTeampassSetting(db, 'cpassman_url', 'https://vault.example.test/teampass');
       await start();
-      expect((await connected(await srv!.client(`?token=${await login()}`, { origin: 'https://vault.example.test' }))).type).to.equal('connected');
-      const refused = await srv!.client(`?token=${await login()}`, { origin: `http://127.0.0.1:${srv!.server.port}` });
+      expect((await connected(await suite.srv!.client(`?token=${await login()}`, { origin: 'https://vault.example.test' }))).type).to.equal('connected');
+      const refused = await suite.srv!.client(`?token=${await login()}`, { origin: `http://127.0.0.1:${suite.srv!.server.port}` });
       expect((await refused.next()).error_code).to.equal('origin_not_allowed');
     });
 
     it('without allowed_origins or cpassman_url, accepts only the same host as the request', async () => {
       await start();
-      const same = await srv!.client(`?token=${await login()}`, { origin: `http://127.0.0.1:${srv!.server.port}` });
+      const same = await suite.srv!.client(`?token=${await login()}`, { origin: `http://127.0.0.1:${suite.srv!.server.port}` });
       expect((await connected(same)).type).to.equal('connected');
-      const other = await srv!.client(`?token=${await login()}`, { origin: 'http://attacker.example' });
+      const other = await suite.srv!.client(`?token=${await login()}`, { origin: 'http://attacker.example' });
       expect((await other.next()).error_code).to.equal('origin_not_allowed');
       expect((await other.waitClose()).code).to.equal(4403);
     });
 
     it('lets clients without an Origin header (API clients, TeamPass admin panel) through', async () => {
       await start({ config: { allowed_origins: ['https://teampass.example.test'] } });
-      expect((await connected(await srv!.client(`?token=${await login()}`))).type).to.equal('connected');
+      expect((await connected(await suite.srv!.client(`?token=${await login()}`))).type).to.equal('connected');
     });
   });
 
@@ -71,14 +64,14 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       const user = await seedUser(db);
       const token = await issueToken(db, user.id);
       await start({ config: { max_connections_per_user: 2 } });
-      const open = [await srv!.client(`?token=${token}`), await srv!.client(`?token=${token}`)];
+      const open = [await suite.srv!.client(`?token=${token}`), await suite.srv!.client(`?token=${token}`)];
       for (const c of open) expect((await connected(c)).type).to.equal('connected');
-      const third = await srv!.client(`?token=${token}`);
+      const third = await suite.srv!.client(`?token=${token}`);
       expect(await third.next()).to.deep.equal({ type: 'error', error_code: 'max_connections', message: 'Maximum 2 simultaneous connections per user.' });
       expect((await third.waitClose()).code).to.equal(4429);
       await open[0].close();
-      await waitFor(() => [...srv!.server.directory.byUser(user.id)].length === 1);
-      expect((await connected(await srv!.client(`?token=${token}`))).type, 'a slot freed').to.equal('connected');
+      await waitFor(() => [...suite.srv!.server.directory.byUser(user.id)].length === 1);
+      expect((await connected(await suite.srv!.client(`?token=${token}`))).type, 'a slot freed').to.equal('connected');
     });
   });
 
@@ -87,25 +80,25 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       await start();
       const headers = { 'X-Forwarded-For': '203.0.113.7' };
       for (let i = 0; i < 10; i++) {
-        const c = await srv!.client(`?token=${'0'.repeat(64)}`, { headers });
+        const c = await suite.srv!.client(`?token=${'0'.repeat(64)}`, { headers });
         expect((await c.next()).error_code).to.equal('auth_failed');
         await c.waitClose();
       }
-      const blocked = await srv!.client(`?token=${await login()}`, { headers });
+      const blocked = await suite.srv!.client(`?token=${await login()}`, { headers });
       expect(await blocked.next()).to.deep.equal({ type: 'error', error_code: 'rate_limited', message: 'Too many failed authentication attempts. Wait a minute before trying again.' });
       expect((await blocked.waitClose()).code).to.equal(4429);
-      const otherClient = await srv!.client(`?token=${await login()}`, { headers: { 'X-Forwarded-For': '203.0.113.8' } });
+      const otherClient = await suite.srv!.client(`?token=${await login()}`, { headers: { 'X-Forwarded-For': '203.0.113.8' } });
       expect((await connected(otherClient)).type, 'another address is not affected').to.equal('connected');
     });
 
     it('never blocks loopback, and ignores X-Forwarded-For from an untrusted peer', async () => {
       await start({ config: { trusted_proxies: [] } });
       for (let i = 0; i < 12; i++) {
-        const c = await srv!.client(`?token=${'0'.repeat(64)}`, { headers: { 'X-Forwarded-For': '203.0.113.9' } });
+        const c = await suite.srv!.client(`?token=${'0'.repeat(64)}`, { headers: { 'X-Forwarded-For': '203.0.113.9' } });
         expect((await c.next()).error_code).to.equal('auth_failed');
         await c.waitClose();
       }
-      const ok = await srv!.client(`?token=${await login()}`, { headers: { 'X-Forwarded-For': '203.0.113.9' } });
+      const ok = await suite.srv!.client(`?token=${await login()}`, { headers: { 'X-Forwarded-For': '203.0.113.9' } });
       expect((await connected(ok)).type).to.equal('connected');
     });
   });
@@ -113,7 +106,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
   describe('per-message checks, in the PHP order, the connection kept open', () => {
     it('message_too_large, invalid_json, unknown_action, rate_limited (pong exempt)', async () => {
       await start({ config: { max_message_size: 1024, rate_limit_messages: 3, rate_limit_window_ms: 60_000 } });
-      const client = await srv!.client(`?token=${await login()}`);
+      const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       client.send(JSON.stringify({ action: 'ping', request_id: 'big', pad: 'x'.repeat(2000) }));
       expect(await client.next((f) => f.type === 'error')).to.deep.equal({ type: 'error', error_code: 'message_too_large', message: 'Message exceeds maximum size of 1024 bytes.' });
@@ -133,7 +126,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
 
     it('starts a new window after rate_limit_window_ms', async () => {
       await start({ config: { rate_limit_messages: 2, rate_limit_window_ms: 300 } });
-      const client = await srv!.client(`?token=${await login()}`);
+      const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       for (const id of ['a', 'b', 'c']) client.send({ action: 'ping', request_id: id });
       expect((await client.next((f) => f.request_id === 'c')).error_code).to.equal('rate_limited');
@@ -143,7 +136,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
 
     it('closes with 1009 on a frame over max_frame_bytes', async () => {
       await start({ config: { max_frame_bytes: 4096, max_message_size: 1024 } });
-      const client = await srv!.client(`?token=${await login()}`);
+      const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       client.send(JSON.stringify({ action: 'ping', pad: 'y'.repeat(8000) }));
       expect((await client.waitClose()).code).to.equal(1009);
@@ -151,7 +144,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
 
     it('answers invalid_request for wrong-typed fields and keeps going', async () => {
       await start();
-      const client = await srv!.client(`?token=${await login()}`);
+      const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       const cases: Array<[unknown, RegExp]> = [
         [{ action: 'subscribe', channel: 'folder', data: { folder_id: 'abc' } }, /^data\.folder_id must be a positive integer id/],
@@ -174,7 +167,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
   describe('heartbeat', () => {
     it("sends TeamPass's ping frame every ping_interval_sec", async () => {
       await start();
-      const client = await srv!.client(`?token=${await login()}`);
+      const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       const ping = await client.next((f) => f.type === 'ping', 4000);
       expect(Object.keys(ping).sort()).to.deep.equal(['timestamp', 'type']);
@@ -182,34 +175,34 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
 
     it('terminates a client silent past pong_timeout_sec; one answering ws pings stays', async () => {
       await start({ config: { pong_timeout_sec: 2 } });
-      const silent = await srv!.client(`?token=${await login()}`, { autoPong: false });
-      const alive = await srv!.client(`?token=${await login()}`);
+      const silent = await suite.srv!.client(`?token=${await login()}`, { autoPong: false });
+      const alive = await suite.srv!.client(`?token=${await login()}`);
       await connected(silent);
       await connected(alive);
       const closed = await silent.waitClose(8000);
       expect(closed.code).to.equal(1006);
       expect(alive.isClosed).to.equal(false);
-      await waitForLog(srv!, (l) => l.message === 'Silent connection terminated');
+      await waitForLog(suite.srv!, (l) => l.message === 'Silent connection terminated');
     });
   });
 
   describe('upgrade paths', () => {
     it('accepts / as well as /ws and refuses other paths with 404', async () => {
       await start();
-      const root = await srv!.client(`?token=${await login()}`);
+      const root = await suite.srv!.client(`?token=${await login()}`);
       expect((await connected(root)).type).to.equal('connected');
       const { connect } = await import('../helpers/ws-client.js');
-      const slash = await connect(`ws://127.0.0.1:${srv!.server.port}/?token=${await login()}`);
+      const slash = await connect(`ws://127.0.0.1:${suite.srv!.server.port}/?token=${await login()}`);
       expect((await connected(slash)).type).to.equal('connected');
       await slash.close();
       let refused = '';
-      await connect(`ws://127.0.0.1:${srv!.server.port}/other`).catch((err: Error) => (refused = err.message));
+      await connect(`ws://127.0.0.1:${suite.srv!.server.port}/other`).catch((err: Error) => (refused = err.message));
       expect(refused).to.contain('404');
     });
 
     it('answers plain HTTP with 404 JSON, and 426 on the websocket path', async () => {
       await start();
-      const base = `http://127.0.0.1:${srv!.server.port}`;
+      const base = `http://127.0.0.1:${suite.srv!.server.port}`;
       const missing = await fetch(`${base}/nothing`);
       expect(missing.status).to.equal(404);
       expect(((await missing.json()) as { error: string }).error).to.equal('not_found');
@@ -226,7 +219,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
           },
         ],
       });
-      expect(await (await fetch(`http://127.0.0.1:${srv!.server.port}/hello`)).text()).to.equal('hi');
+      expect(await (await fetch(`http://127.0.0.1:${suite.srv!.server.port}/hello`)).text()).to.equal('hi');
     });
   });
 
@@ -235,13 +228,13 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       await start();
       const answer = await new Promise<string>((resolve) => {
         let text = '';
-        const socket = net.connect(srv!.server.port, '127.0.0.1', () => socket.write('GARBAGE\r\n\r\n'));
+        const socket = net.connect(suite.srv!.server.port, '127.0.0.1', () => socket.write('GARBAGE\r\n\r\n'));
         socket.on('data', (d: Buffer) => (text += d.toString()));
         socket.on('close', () => resolve(text));
         socket.on('error', () => resolve(text));
       });
       expect(answer).to.match(/^HTTP\/1\.1 400/);
-      expect((await connected(await srv!.client(`?token=${await login()}`))).type).to.equal('connected');
+      expect((await connected(await suite.srv!.client(`?token=${await login()}`))).type).to.equal('connected');
     });
   });
 });
