@@ -12,6 +12,7 @@ import { createMetrics, healthRoutes } from '../src/metrics/index.js';
 import { createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
 import type { CommandContext } from './context.js';
 import { addConfigOptions, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { stopSignal } from './signals.js';
 
 interface ServeOptions extends ConfigFlags {
   demo?: boolean;
@@ -77,14 +78,14 @@ Examples:
 export async function runServe(opts: ServeOptions, ctx: CommandContext, extensions: ServeExtensions = {}): Promise<number> {
   const { out } = ctx;
   // Listening from the start: a SIGTERM during startup stops the daemon once it is up, cleanly.
-  const stopSignal = shutdownSignal();
+  const stop = stopSignal();
   let loaded: LoadedConfig;
   let opened: Awaited<ReturnType<typeof openDatabase>>;
   try {
     loaded = await loadCommandConfig(opts);
     opened = await openDatabase(loaded);
   } catch (err) {
-    stopSignal.dispose();
+    stop.dispose();
     throw err;
   }
   const { config } = loaded;
@@ -129,7 +130,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     out.line(`teampass-ws listening on ws://${host}:${port}`);
     logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, demo: demoMode });
 
-    const signal = await stopSignal.received;
+    const signal = await stop.received;
     logger.info('Shutting down', { signal });
     out.line(`teampass-ws: ${signal} received, closing connections`);
     await cleanup();
@@ -140,29 +141,8 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     await cleanup().catch(() => undefined);
     throw err;
   } finally {
-    stopSignal.dispose();
+    stop.dispose();
   }
-}
-
-/** The first SIGTERM or SIGINT; later ones are ignored while shutdown runs. */
-function shutdownSignal(): { received: Promise<NodeJS.Signals>; dispose(): void } {
-  let handler: (signal: NodeJS.Signals) => void = () => undefined;
-  const received = new Promise<NodeJS.Signals>((resolve) => {
-    handler = (signal) => {
-      if (!stopping) resolve(signal);
-      stopping = true;
-    };
-  });
-  let stopping = false;
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-  return {
-    received,
-    dispose: () => {
-      process.off('SIGTERM', handler);
-      process.off('SIGINT', handler);
-    },
-  };
 }
 
 /** Which database this is; `notTeampass` when nothing else says loudly that it is not TeamPass's. */

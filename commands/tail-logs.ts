@@ -8,6 +8,7 @@ import type { LogRecord } from '../src/ops/log-record.js';
 import { followFile, tailFile } from '../src/ops/log-tail.js';
 import type { CommandContext } from './context.js';
 import { addConfigOptions, loadCommandConfig, type ConfigFlags } from './options.js';
+import { stopSignal } from './signals.js';
 
 interface TailCliOptions extends ConfigFlags {
   lines: string;
@@ -68,23 +69,6 @@ function watchOutput(): { closed: () => boolean; gone: Promise<void> } {
   return { closed: () => closed, gone };
 }
 
-/** Resolves on Ctrl-C or SIGTERM. */
-function interrupted(): { signal: Promise<string>; dispose(): void } {
-  let done: (why: string) => void = () => undefined;
-  const signal = new Promise<string>((resolve) => (done = resolve));
-  const onInt = () => done('SIGINT');
-  const onTerm = () => done('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  return {
-    signal,
-    dispose: () => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    },
-  };
-}
-
 export async function runTailLogs(fileArg: string | undefined, opts: TailCliOptions, ctx: CommandContext): Promise<number> {
   const { out } = ctx;
   const count = parseCount(opts.lines);
@@ -125,13 +109,13 @@ export async function runTailLogs(fileArg: string | undefined, opts: TailCliOpti
     if (!(err instanceof TeampassWsError && /no such file/.test(err.message))) throw err;
     startOffset = 0;
   }
-  const stop = interrupted();
+  const stop = stopSignal();
   const follower = followFile(file, filter, {
     startOffset,
     onRecord: show,
     onNotice: (message) => out.warn(message),
   });
-  await Promise.race([stop.signal, output.gone]);
+  await Promise.race([stop.received, output.gone]);
   stop.dispose();
   await follower.stop();
   return 0;
