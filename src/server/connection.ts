@@ -42,8 +42,9 @@ export class Connection implements DeliveryTarget {
     return this.identity.userId;
   }
 
+  /** From the current verdict, so an admin demoted in TeamPass loses admin actions at the next check. */
   get isAdmin(): boolean {
-    return this.identity.isAdmin;
+    return this.access()?.isAdmin ?? this.identity.isAdmin;
   }
 
   isSubscribedToFolder(folderId: number): boolean {

@@ -67,9 +67,11 @@ export class SessionMonitor {
     }
 
     const fingerprints = await accessFingerprints(this.db, userIds);
+    // The switches every verdict depends on: turning one off in TeamPass's admin panel sends no event.
+    const switches = `${ctx.settings.enabled('enable_pf_feature')}|${ctx.settings.enabled('enable_kb')}`;
     for (const userId of userIds) {
       const user = users.get(userId);
-      const signature = `${fingerprints.get(userId)}|${user?.admin}|${user?.personal_folder}`;
+      const signature = `${fingerprints.get(userId)}|${user?.admin}|${user?.personal_folder}|${switches}`;
       const previous = this.signatures.get(userId);
       this.signatures.set(userId, signature);
       const changed = previous !== undefined && previous !== signature;

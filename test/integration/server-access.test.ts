@@ -13,10 +13,11 @@ import {
   seedUser,
   setRoleFolder,
   setTeampassSetting,
+  updateUser,
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
-import { connected, useServerSuite } from './server-harness.js';
+import { connected, useServerSuite, waitFor } from './server-harness.js';
 
 forEachBackend("serve: TeamPass's folder access over a real socket", (backend) => {
   const suite = useServerSuite(backend);
@@ -166,6 +167,59 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
         action: 'unsubscribed',
         channel: 'kb',
         reason: 'access_revoked',
+      });
+    });
+
+    describe('changes TeamPass makes without a folder_permission_changed event, seen at the next session check', () => {
+      // access_refresh_sec stays at its default (300 s): only the periodic change check can notice these.
+      it("a role's folder type changed in roles_values", async () => {
+        const folder = await addFolder(db);
+        const user = await seedUser(db);
+        const role = await addRole(db, { [folder]: 'W' });
+        await assignRole(db, user.id, role);
+        await start({ config: { session_check_sec: 1 } });
+        const client = await open(user);
+        await subscribe(client, folder);
+        await new Promise((r) => setTimeout(r, 1200));
+        await setRoleFolder(db, role, folder, '');
+        expect(await client.next((f) => f.action === 'unsubscribed', 5000)).to.include({ folder_id: folder, reason: 'access_revoked' });
+      });
+
+      it('enable_pf_feature turned off', async () => {
+        await setTeampassSetting(db, 'enable_pf_feature', '1');
+        const user = await seedUser(db, { personalFolder: true });
+        const own = await addFolder(db, { ownerId: user.id });
+        await start({ config: { session_check_sec: 1 } });
+        const client = await open(user);
+        expect(await verdict(client, own)).to.equal('subscribed');
+        await new Promise((r) => setTimeout(r, 1200));
+        await setTeampassSetting(db, 'enable_pf_feature', '0');
+        expect(await client.next((f) => f.action === 'unsubscribed', 5000)).to.include({ folder_id: own, reason: 'access_revoked' });
+      });
+
+      it('enable_kb turned off', async () => {
+        await setTeampassSetting(db, 'enable_kb', '1');
+        const user = await seedUser(db);
+        await start({ config: { session_check_sec: 1 } });
+        const client = await open(user);
+        expect((await client.request({ action: 'subscribe', channel: 'kb' })).action).to.equal('subscribed');
+        await new Promise((r) => setTimeout(r, 1200));
+        await setTeampassSetting(db, 'enable_kb', '0');
+        expect(await client.next((f) => f.action === 'unsubscribed', 5000)).to.include({ channel: 'kb', reason: 'access_revoked' });
+      });
+
+      it('an admin demoted mid-connection loses get_stats', async () => {
+        const admin = await seedUser(db, { admin: true });
+        await start({ config: { session_check_sec: 1 } });
+        const client = await open(admin);
+        expect((await client.request({ action: 'get_stats' })).type).to.equal('stats');
+        await new Promise((r) => setTimeout(r, 1200));
+        await updateUser(db, admin.id, { admin: 0 });
+        // Asked at most three times a second, well inside the message rate limit.
+        await waitFor(async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          return (await client.request({ action: 'get_stats' })).error_code === 'forbidden';
+        }, 5000);
       });
     });
 
