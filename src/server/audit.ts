@@ -69,6 +69,15 @@ export class ConnectionAudit {
       .update({ disconnected_at: now(this.db) });
   }
 
+  /**
+   * Whether the user still has an open row, through this daemon or another one sharing the
+   * table: a user's "last connection" is cluster-wide.
+   */
+  async hasOpenConnection(userId: number): Promise<boolean> {
+    const row = await this.db.knex(this.db.t.connections).select('id').where({ user_id: userId }).whereNull('disconnected_at').first();
+    return row !== undefined;
+  }
+
   /** Waits for every write started so far. */
   async settle(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);

@@ -279,7 +279,7 @@ export class ClientLink {
     const views = ctx.presence.clear(connection);
     for (const target of views.items) broadcastItemViewers(ctx, target);
     for (const kbId of views.kbs) broadcastKbViewers(ctx, kbId);
-    void ctx.audit.closed(connection.auditRow);
+    const rowClosed = ctx.audit.closed(connection.auditRow);
     ctx.logger.info('Connection closed', {
       connection: this.id,
       user_id: connection.userId,
@@ -289,16 +289,27 @@ export class ClientLink {
       total_connections: ctx.registry.size,
     });
     // On shutdown the user is about to reconnect to the next daemon: their locks stay.
-    if (last && !ctx.stopping()) {
-      const { userId, login, displayName } = connection.identity;
-      void ctx.audit.track(
-        ctx.locks.releaseAll({ userId, login, displayName }).then(
-          (released) => {
-            if (released.items + released.kbs > 0) ctx.logger.info('Released edition locks on disconnect', { user_id: userId, ...released });
-          },
-          (err: Error) => ctx.logger.error('Could not release edition locks on disconnect', { user_id: userId, error: err.message }),
-        ),
-      );
+    if (last && !ctx.stopping()) void ctx.audit.track(releaseLocksOfLastConnection(ctx, connection, rowClosed));
+  }
+}
+
+/**
+ * The user's last connection to this daemon closed: their edition locks go unless the user is
+ * still connected through another daemon sharing websocket_connections (this connection's own row
+ * is closed first, so any open row is another connection).
+ */
+async function releaseLocksOfLastConnection(ctx: ServerContext, connection: Connection, rowClosed: Promise<void>): Promise<void> {
+  const { userId, login, displayName } = connection.identity;
+  try {
+    await rowClosed;
+    if (ctx.registry.countForUser(userId) > 0) return;
+    if (await ctx.audit.hasOpenConnection(userId)) {
+      ctx.logger.info('Edition locks kept: the user is still connected through another daemon', { user_id: userId });
+      return;
     }
+    const released = await ctx.locks.releaseAll({ userId, login, displayName });
+    if (released.items + released.kbs > 0) ctx.logger.info('Released edition locks on disconnect', { user_id: userId, ...released });
+  } catch (err) {
+    ctx.logger.error('Could not release edition locks on disconnect', { user_id: userId, error: (err as Error).message });
   }
 }

@@ -181,6 +181,26 @@ forEachBackend('serve: presence and edition locks', (backend) => {
       expect(await eventRows(db)).to.have.length(0);
     });
 
+    it('counts connections across daemons: closing a tab on one keeps the locks held through another', async () => {
+      await setTeampassSetting(db, 'websocket_enabled', '1');
+      await lockItem(db, { itemId: item, userId: alice.id });
+      const other = await startTestServer(db, { instanceId: 'other-daemon' });
+      try {
+        const onOther = await other.client(`?token=${await issueToken(db, alice.id)}`);
+        await connected(onOther);
+        const here = await open(alice, false);
+        await here.close();
+        // The daemon that saw its last local connection close has looked at the table and kept the lock.
+        await waitFor(() => srv.logs().some((l) => l.message === 'Edition locks kept: the user is still connected through another daemon'));
+        expect(await db.knex(db.t.itemsEdition).where({ user_id: alice.id })).to.have.length(1);
+        await onOther.close();
+        await waitFor(async () => (await db.knex(db.t.itemsEdition).where({ user_id: alice.id })).length === 0);
+        await waitFor(async () => (await eventRows(db)).length === 1);
+      } finally {
+        await other.stop();
+      }
+    });
+
     it('keeps the locks when the daemon shuts down (the user reconnects to the next one)', async () => {
       await setTeampassSetting(db, 'websocket_enabled', '1');
       await lockItem(db, { itemId: item, userId: alice.id });
