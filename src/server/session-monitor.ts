@@ -51,6 +51,8 @@ export class SessionMonitor {
     const users = await loadUsers(this.db, userIds);
     const nowSec = Math.floor(Date.now() / 1000);
     for (const connection of [...ctx.registry.all()]) {
+      // A user who connected while the rows were read is not in them: their authentication just checked the same.
+      if (!connected.has(connection.userId)) continue;
       const expired = connection.identity.expiresAtMs !== null && connection.identity.expiresAtMs <= Date.now();
       const reason = sessionEnd(users.get(connection.userId), connection.identity, nowSec) ?? (expired ? 'token_expired' : null);
       if (reason) endConnection(ctx, connection, reason);

@@ -39,6 +39,23 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     return client;
   };
 
+  it('never ends the session of a user who connects while a periodic check is reading the users', async function () {
+    this.timeout(30_000);
+    const others: SeededUser[] = [];
+    for (let i = 0; i < 60; i++) others.push(await seedUser(db));
+    const tokens = await Promise.all(others.map((u) => issueToken(db, u.id)));
+    const clients: TestWsClient[] = [];
+    // Connections arrive in bursts for a few seconds, across several checks (session_check_sec 1).
+    for (let burst = 0; burst < 6; burst++) {
+      clients.push(...(await Promise.all(tokens.slice(burst * 10, burst * 10 + 10).map((token) => srv.client(`?token=${token}`)))));
+      await new Promise((r) => setTimeout(r, 330));
+    }
+    await new Promise((r) => setTimeout(r, 1100));
+    const ended = clients.filter((c) => c.received.some((f) => f.event === 'session_expired'));
+    expect(ended.map((c) => c.received[0]), 'sessions ended by mistake').to.deep.equal([]);
+    expect(clients.every((c) => c.received.some((f) => f.type === 'connected'))).to.equal(true);
+  });
+
   /** The session_expired event, then 4401, within a couple of checks. */
   const expectEnded = async (client: TestWsClient, reason: string) => {
     const frame = await client.next((f) => f.type === 'event', 5000);
