@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +43,12 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+function privateTmp(dir: string): string {
+  const tmp = path.join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  return tmp;
 }
 
 let counter = 0;
@@ -96,6 +102,7 @@ class ManagedMariaDb implements MariaDbServer {
       '--innodb-log-file-size=16M',
       '--innodb-flush-log-at-trx-commit=2',
       '--max-connections=500',
+      `--tmpdir=${privateTmp(this.dir)}`,
       ...(process.getuid?.() === 0 ? ['--user=root'] : []),
     ];
     const child = spawn(this.binary, args, { stdio: 'ignore' });
@@ -175,7 +182,8 @@ async function boot(): Promise<MariaDbServer | null> {
         '--skip-test-db',
         ...(process.getuid?.() === 0 ? ['--user=root'] : []),
       ],
-      { encoding: 'utf8' },
+      // Its own temporary folder: bootstrap servers of runs started at once collide on shared temp table names.
+      { encoding: 'utf8', env: { ...process.env, TMPDIR: privateTmp(dir) } },
     );
     if (init.status !== 0) {
       writeFileSync(path.join(dir, 'install.log'), `${init.stdout}\n${init.stderr}`);
