@@ -98,6 +98,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     await server?.stop();
     await bridge?.stop();
     await db.close();
+    logger?.info('Daemon stopped');
     await logger?.close();
   };
   try {

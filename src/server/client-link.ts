@@ -52,6 +52,8 @@ export class ClientLink {
   private readonly openedAtMs = Date.now();
   /** Messages queued before authentication that are still to be answered. */
   private preAuthPending = 0;
+  /** The authentication under way, if any (it never rejects: failures are answered in-band). */
+  private authenticating: Promise<void> | undefined;
   /** The upgrade's `since`, kept for a first-message authentication. */
   private pendingRequest: UpgradeRequest | undefined;
 
@@ -98,7 +100,7 @@ export class ClientLink {
       );
     }
     if (request.credential) {
-      void this.authenticate(request.credential, undefined, request);
+      this.authenticating = this.authenticate(request.credential, undefined, request);
       return;
     }
     const seconds = ctx.config.auth_timeout_sec;
@@ -124,7 +126,7 @@ export class ClientLink {
       return true;
     }
     const requestId = message.body.request_id === undefined ? undefined : message.requestId;
-    void this.authenticate(validated.message.token, requestId, this.pendingRequest);
+    this.authenticating = this.authenticate(validated.message.token, requestId, this.pendingRequest);
     return true;
   }
 
@@ -251,6 +253,12 @@ export class ClientLink {
     }
     this.socket.ping();
     if (this.state === 'open' && !this.socket.checkBackpressure()) this.socket.send(pingFrame);
+  }
+
+  /** Resolves once the authentication and the message being answered now are done (shutdown waits for them). */
+  async settled(): Promise<void> {
+    await this.authenticating;
+    await this.inbound.settled();
   }
 
   /** Server shutdown: 1001 tells the client to come back later. */

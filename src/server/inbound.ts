@@ -20,7 +20,7 @@ export interface InboundOptions {
  */
 export class InboundQueue {
   private readonly items: InboundItem[] = [];
-  private draining = false;
+  private draining: Promise<void> | undefined;
   private opened = false;
   private closed = false;
   private paused = false;
@@ -78,9 +78,19 @@ export class InboundQueue {
     void this.drain();
   }
 
-  private async drain(): Promise<void> {
-    if (this.draining || !this.opened) return;
-    this.draining = true;
+  /** Resolves once the message being answered now (if any) is done: shutdown waits for it. */
+  settled(): Promise<void> {
+    return this.draining ?? Promise.resolve();
+  }
+
+  private drain(): Promise<void> {
+    // With an item waiting, run() awaits before it ends, so `draining` is set before it is cleared.
+    if (this.draining || !this.opened || this.closed || this.items.length === 0) return this.settled();
+    this.draining = this.run();
+    return this.draining;
+  }
+
+  private async run(): Promise<void> {
     try {
       while (!this.closed && this.items.length > 0) {
         const item = this.items.shift()!;
@@ -95,7 +105,7 @@ export class InboundQueue {
         }
       }
     } finally {
-      this.draining = false;
+      this.draining = undefined;
     }
   }
 }

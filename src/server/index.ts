@@ -174,6 +174,12 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     while (links.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const link of [...links]) link.socket.terminate();
     while (links.size > 0) await new Promise((r) => setTimeout(r, 5));
+    // Answers already under way finish (bounded) before the database and the log are closed under them.
+    const inFlight = Promise.allSettled(pending.map((link) => link.settled()));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([inFlight.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), SHUTDOWN_GRACE_MS)))]);
+    clearTimeout(timer);
+    if (timedOut) logger.warn('Shutdown did not wait any longer for messages still being answered', { wait_ms: SHUTDOWN_GRACE_MS });
     await ctx.audit.settle();
     httpServer.closeAllConnections();
     wss.close();

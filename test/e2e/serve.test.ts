@@ -1,11 +1,12 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend, openTestDatabase, tempDir } from '../helpers/backends.js';
 import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
 import { freePort, mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { makeTeampassInstall } from '../helpers/teampass-install.js';
-import { createTeampassDatabase, issueToken, seedUser, tokenRow } from '../helpers/teampass-fixture.js';
+import { addFolder, addItem, createTeampassDatabase, grantFolder, issueToken, lockItem, seedUser, tokenRow } from '../helpers/teampass-fixture.js';
 import { connect, type TestWsClient } from '../helpers/ws-client.js';
 
 const LISTENING = /teampass-ws listening on ws:\/\/127\.0\.0\.1:(\d+)/;
@@ -62,6 +63,32 @@ forEachBackend('serve (the CLI as a process)', (backend) => {
     expect(daemon.cli.output()).to.match(/SIGTERM received, closing connections[\s\S]*teampass-ws stopped/);
     const health = await fetch(`http://127.0.0.1:${daemon.port}/healthz`).catch(() => undefined);
     expect(health, 'nothing listens any more').to.equal(undefined);
+  });
+
+  it('waits for the messages in flight on SIGTERM, then closes the database and the log, exit code 0', async function () {
+    this.timeout(60_000);
+    const users = [];
+    for (let i = 0; i < 10; i++) users.push(await seedUser(db));
+    const folder = await addFolder(db);
+    for (const user of users) await grantFolder(db, user.id, folder);
+    const logFile = `${tempDir('tpws-serve-log-')}/ws.log`;
+    daemon = await serve(['--db', url, '--log-file', logFile, '--rate-limit-messages', '10000']);
+    const open = await Promise.all(users.map(async (user) => connect(`ws://127.0.0.1:${daemon!.port}/ws?token=${await issueToken(db, user.id)}`)));
+    clients.push(...open);
+    await Promise.all(open.map((c) => c.next((f) => f.type === "connected"))).catch((err: Error) => { throw new Error(err.message + daemon!.cli.output()); });
+    // Every client keeps the daemon busy with database work (subscribe, item view) when SIGTERM arrives.
+    for (const client of open) {
+      for (let i = 0; i < 200; i++) {
+        client.send({ action: 'subscribe', channel: 'folder', data: { folder_id: folder } });
+        client.send({ action: 'start_item_view', data: { item_id: 424_242 } });
+      }
+    }
+    const code = await daemon.cli.stop('SIGTERM');
+    const output = daemon.cli.output();
+    expect(output).to.not.match(/write after end|Unhandled|Error:/);
+    expect(code, output).to.equal(0);
+    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { message: string });
+    expect(lines.at(-1)?.message, 'the last log line is written after everything else').to.equal('Daemon stopped');
   });
 
   it('answers /healthz and /metrics on the same port, and 404 elsewhere', async function () {
@@ -182,6 +209,60 @@ describe('serve with no database named (the CLI as a process)', function () {
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).to.equal(200);
     } finally {
       expect(await cli.stop()).to.equal(0);
+    }
+  });
+});
+
+describe('serve shutdown with a message stuck on a MariaDB row lock (the CLI as a process)', function () {
+  this.timeout(120_000);
+  let url: string;
+  let db: Database;
+  let running: { cli: RunningCli; port: number } | undefined;
+  const clients: TestWsClient[] = [];
+
+  before(async function () {
+    const server = await mariaDb();
+    // A developer machine without MariaDB; CI=true makes mariaDb() throw instead.
+    if (!server) this.skip();
+    url = await server.createDatabase();
+    db = await createTeampassDatabase(url);
+  });
+  after(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+    await running?.cli.stop();
+    await db?.close();
+  });
+
+  it('on SIGTERM, a message stuck on a database lock is answered or given up before the log closes, exit code 0', async function () {
+    const user = await seedUser(db);
+    const folder = await addFolder(db);
+    const item = await addItem(db, { folderId: folder });
+    await lockItem(db, { itemId: item, userId: user.id });
+    const logFile = `${tempDir('tpws-serve-log-')}/ws.log`;
+    const daemon = await serve(['--db', url, '--log-file', logFile]);
+    running = daemon;
+    const client = await connect(`ws://127.0.0.1:${daemon.port}/ws?token=${await issueToken(db, user.id)}`);
+    clients.push(client);
+    await client.next((f) => f.type === 'connected');
+    const holder = await openTestDatabase(url);
+    const trx = await holder.knex.transaction();
+    try {
+      // The renewal's UPDATE waits on this row lock while the daemon is told to stop.
+      await trx(holder.t.itemsEdition).where({ item_id: item }).forUpdate().select('item_id');
+      client.send({ action: 'renew_item_lock', data: { item_id: item } });
+      await new Promise((r) => setTimeout(r, 300));
+      const stopping = daemon.cli.stop('SIGTERM');
+      await new Promise((r) => setTimeout(r, 1000));
+      await trx.commit();
+      const code = await stopping;
+      const output = daemon.cli.output();
+      expect(output).to.not.match(/write after end|Unhandled/);
+      expect(code, output).to.equal(0);
+      const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { message: string });
+      expect(lines.at(-1)?.message).to.equal('Daemon stopped');
+    } finally {
+      if (!trx.isCompleted()) await trx.rollback();
+      await holder.close();
     }
   });
 });
