@@ -19,22 +19,15 @@ export type { EncryptDefuseOptions } from './defuse.js';
 export {
   findTeampassInstall,
   keyFileCandidates,
-  parsePhpDefines,
-  parseSettingsPhp,
   readTeampassSettings,
   DEFAULT_DB_ENCODING,
   DEFAULT_DB_PORT,
   DEFAULT_DB_PREFIX,
   LEGACY_KEY_FILE_NAME,
 } from './settings.js';
+export { parsePhpDefines, parseSettingsPhp } from './php-defines.js';
+export type { ParsePhpOptions, PhpArray, PhpConstantRef, PhpDefine, PhpExpression, PhpScalar, PhpValue } from './php-defines.js';
 export type {
-  ParsePhpOptions,
-  PhpArray,
-  PhpConstantRef,
-  PhpDefine,
-  PhpExpression,
-  PhpScalar,
-  PhpValue,
   TeampassDbSettings,
   TeampassInstall,
   TeampassSettings,

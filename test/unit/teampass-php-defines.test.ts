@@ -35,9 +35,9 @@ describe('teampass/php-defines', () => {
       expect(`${err.message}${err.suggestion ?? ''}`).to.not.contain('Secret');
     });
 
-    it('reports a statement PHP would refuse after the defines, with its line', () => {
+    it('reports a statement PHP would refuse after the defines, at the line PHP names', () => {
       const err = thrown(() => parseSettingsPhp('<?php\ndefine("DB_HOST", "h");\n\nif ($x {\n}\n'));
-      expect(err.message).to.match(/syntax error.* \(line 4\)\.$/);
+      expect(err.message).to.match(/syntax error, unexpected '}' \(line 5\)\.$/);
     });
 
     it('names an unclosed single-quoted string, heredoc and comment by the line they start on', () => {
@@ -182,7 +182,7 @@ define("DB_NAME", getenv("TP_DB_NAME"));
       const root = await install('<?php\ndefine("DB_HOST", "h")\ndefine("DB_USER", "u");\n');
       const err = await rejection(readTeampassSettings(root));
       expect(err.code).to.equal('SETTINGS_INVALID');
-      expect(err.message).to.equal(`${path.join(root, 'includes', 'config', 'settings.php')} cannot be read as PHP: syntax error, unexpected T_STRING (line 3).`);
+      expect(err.message).to.equal(`${path.join(root, 'includes', 'config', 'settings.php')} cannot be read as PHP: syntax error, unexpected T_STRING, expecting ';' (line 3).`);
     });
   });
 });
