@@ -7,8 +7,8 @@
  * arrays, `.` concatenation and constants defined earlier in the file. Anything else is kept as
  * an expression with its source text, never guessed.
  */
-import phpParser from 'php-parser';
 import { TeampassWsError } from '../errors.js';
+import { phpEngine } from './php-engine.js';
 import { describeSyntaxError } from './php-syntax-error.js';
 import { decodeDoubleQuoted, decodeSingleQuoted, doubleQuotedBody, heredocBody, InvalidEscapeError, parsePhpNumber } from './php-literals.js';
 
@@ -71,12 +71,6 @@ type AstNode =
   | { kind: 'commentblock' | 'commentline'; loc: Loc; value: string };
 
 type CallNode = Extract<AstNode, { kind: 'call' }>;
-
-const engine = new phpParser.Engine({
-  parser: { extractDoc: true, suppressErrors: false },
-  ast: { withPositions: true, withSource: true },
-  lexer: { short_tags: true },
-});
 
 export function invalidPhp(problem: string, line: number | undefined): TeampassWsError {
   const where = line === undefined ? '' : ` (line ${line})`;
@@ -203,7 +197,7 @@ function defineCalls(tree: unknown): CallNode[] {
 function parseTree(source: string): unknown {
   let tree;
   try {
-    tree = engine.parseCode(source, 'settings.php');
+    tree = phpEngine().parseCode(source, 'settings.php');
   } catch (err) {
     const { problem, line } = describeSyntaxError(source, err);
     throw invalidPhp(problem, line);

@@ -4,7 +4,7 @@
  * so only token names are kept; and an unclosed string is named by the line it opens on, not
  * by the end of the file where the parser notices it.
  */
-import phpParser from 'php-parser';
+import { phpTokens } from './php-engine.js';
 
 export interface PhpSyntaxProblem {
   problem: string;
@@ -24,7 +24,7 @@ function quoteName(quote: string): string {
 function unclosedLiteral(source: string): PhpSyntaxProblem | undefined {
   let tokens;
   try {
-    tokens = new phpParser.Engine({ lexer: { short_tags: true } }).tokenGetAll(source);
+    tokens = phpTokens(source);
   } catch {
     return undefined;
   }
