@@ -72,7 +72,7 @@ type AstNode =
 
 type CallNode = Extract<AstNode, { kind: 'call' }>;
 
-export function invalidPhp(problem: string, line: number | undefined): TeampassWsError {
+function invalidPhp(problem: string, line: number | undefined): TeampassWsError {
   const where = line === undefined ? '' : ` (line ${line})`;
   return new TeampassWsError('SETTINGS_INVALID', `settings.php cannot be read as PHP: ${problem}${where}.`, {
     suggestion: 'Compare the file with the one TeamPass\'s installer writes (define("NAME", "value"); lines) and restore it from a backup if it was damaged.',
