@@ -16,28 +16,9 @@ export {
   DEFUSE_SALT_BYTES,
 } from './defuse.js';
 export type { EncryptDefuseOptions } from './defuse.js';
-export {
-  findTeampassInstall,
-  keyFileCandidates,
-  parsePhpDefines,
-  parseSettingsPhp,
-  readTeampassSettings,
-  DEFAULT_DB_ENCODING,
-  DEFAULT_DB_PORT,
-  DEFAULT_DB_PREFIX,
-  LEGACY_KEY_FILE_NAME,
-} from './settings.js';
-export type {
-  ParsePhpOptions,
-  PhpArray,
-  PhpConstantRef,
-  PhpDefine,
-  PhpExpression,
-  PhpScalar,
-  PhpValue,
-  TeampassDbSettings,
-  TeampassInstall,
-  TeampassSettings,
-  TeampassSsl,
-  TeampassVersion,
-} from './settings.js';
+export { findTeampassInstall, keyFileCandidates, LEGACY_KEY_FILE_NAME } from './install.js';
+export type { TeampassInstall, TeampassVersion } from './install.js';
+export { parsePhpDefines, parseSettingsPhp } from './php-defines.js';
+export type { ParsePhpOptions, PhpArray, PhpConstantRef, PhpDefine, PhpExpression, PhpScalar, PhpValue } from './php-defines.js';
+export { readTeampassSettings, DEFAULT_DB_ENCODING, DEFAULT_DB_PORT, DEFAULT_DB_PREFIX } from './settings.js';
+export type { TeampassDbSettings, TeampassSettings, TeampassSsl } from './settings.js';
