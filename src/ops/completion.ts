@@ -76,7 +76,8 @@ complete -o default -F ${fn} ${tree.name}
 
 /** Text safe inside a zsh _arguments spec or _describe entry in single quotes. */
 function zshText(text: string): string {
-  return text.replace(/[[\]:\\]/g, ' ').replace(/'/g, "'\\''").replace(/\s+/g, ' ').trim().slice(0, 100);
+  // Shortened before quoting, so an escaped quote is never cut in half.
+  return text.replace(/[[\]:\\]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100).replace(/'/g, "'\\''");
 }
 
 function zshOptionSpecs(options: CompletionOption[]): string[] {

@@ -140,6 +140,23 @@ describe('teampass-ws completion', () => {
     const r = await runCli(['completion', 'zsh']);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/^#compdef teampass-ws/);
+    // zsh checks its syntax where installed; elsewhere bash, whose quoting rules match for every
+    // construct the script uses, catches an unbalanced quote.
+    const dir = tempDir();
+    const script = path.join(dir, '_teampass-ws');
+    writeFileSync(script, r.stdout);
+    const zsh = spawnSync('zsh', ['-n', script], { encoding: 'utf8' });
+    const syntax = zsh.error ? spawnSync('bash', ['-n', script], { encoding: 'utf8' }) : zsh;
+    expect(syntax.status, syntax.stderr).to.equal(0);
+    // The command list holds one 'name:description' word per command and alias, quotes and all.
+    const list = spawnSync('bash', ['-c', `eval "$(sed -n '/^  commands=(/,/^  )/p' '${script}')"; printf '%s\\n' "\${commands[@]}"`], { encoding: 'utf8' });
+    const entries = list.stdout.split('\n').filter(Boolean);
+    expect(entries.map((e) => e.split(':')[0])).to.deep.equal([
+      'serve', 'migrate', 'emit', 'tail-logs', 'install-systemd', 'check-requirements', 'check', 'config', 'token', 'health', 'version', 'completion',
+    ]);
+    expect(entries.find((e) => e.startsWith('tail-logs:'))).to.match(/^tail-logs:print the end of the daemon's log/);
+    // A description shortened after quoting would end in a stray quote (or worse, open one).
+    for (const e of entries) expect(e).to.not.match(/'$/);
     expect(r.stdout).to.contain("'token:issue a websocket token");
     expect(r.stdout).to.contain("'--demo[");
     const fish = await runCli(['completion', 'fish']);
