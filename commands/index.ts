@@ -1,5 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { isTeampassWsError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
 import { migrateCommand } from './migrate.js';
@@ -8,17 +7,18 @@ import { emitCommand } from './emit.js';
 import { tailLogsCommand } from './tail-logs.js';
 import { installSystemdCommand } from './install-systemd.js';
 import { checkCommand } from './check.js';
+import { versionCommand } from './version.js';
+import { configCommand } from './config.js';
+import { tokenCommand } from './token.js';
+import { healthCommand } from './health.js';
+import { completionCommand } from './completion.js';
+import { versionLine } from '../src/ops/version.js';
 import { terminalOutput, type Output } from './output.js';
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('teampass-ws')
     .description('Real-time notifications for TeamPass: a drop-in replacement for its PHP websocket daemon, and the commands around it.')
-    .version(packageVersion(), '-V, --version', 'print the version')
+    .version(versionLine(), '-V, --version', 'print the version of teampass-ws and of Node.js')
     .showHelpAfterError('(run "teampass-ws --help" for usage)')
     .exitOverride();
   const commands = [
@@ -28,6 +28,11 @@ export function buildProgram(ctx: CommandContext): Command {
     tailLogsCommand(ctx),
     installSystemdCommand(ctx),
     checkCommand(ctx),
+    configCommand(ctx),
+    tokenCommand(ctx),
+    healthCommand(ctx),
+    versionCommand(ctx),
+    completionCommand(ctx),
   ];
   for (const cmd of commands) {
     program.addCommand(cmd.exitOverride().showHelpAfterError(`(run "teampass-ws ${cmd.name()} --help" for usage)`));

@@ -116,6 +116,7 @@ main{display:grid;grid-template-columns:minmax(0,2fr) minmax(280px,1fr);gap:20px
 .sub{font-size:12px;color:#6b7486;margin:0 0 6px}
 .sub.ok{color:#17663a}
 .sub.no{color:#9b1c14}
+.sub.wait{color:#7a5a00}
 .events{list-style:none;margin:0;padding:0;max-height:260px;overflow:auto}
 .events li{border-top:1px solid #eef0f4;padding:5px 0;font-size:13px}
 .events li.fresh{animation:flash 1.6s ease-out}
@@ -163,6 +164,7 @@ const SCRIPT = `
     h.appendChild(el('span', 'tag ' + a, a === 'none' ? 'no access' : a));
     card.appendChild(h);
     var sub = el('p', 'sub', 'subscribing…');
+    sub.setAttribute('data-state', 'subscribing');
     card.appendChild(sub);
     var list = el('ol', 'events');
     list.appendChild(el('li', 'empty', 'no event yet'));
@@ -203,16 +205,71 @@ const SCRIPT = `
   var client = new TeamPassWebSocket({ url: (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws', token: user.token });
   window.demoClient = client;
 
-  client.onOpen(function () { setStatus('connected', 'connected as ' + user.login); });
-  client.onClose(function (e) { setStatus('disconnected', 'disconnected (' + e.code + ')'); });
-  client.onReconnecting(function (attempt, delay) { setStatus('reconnecting', 'reconnecting: attempt ' + attempt + ' in ' + (delay / 1000).toFixed(1) + ' s'); });
+  function setSub(c, state, cls, text) {
+    c.sub.setAttribute('data-state', state);
+    c.sub.className = 'sub ' + cls;
+    c.sub.textContent = text;
+    if (cls === 'no') c.card.classList.add('refused'); else c.card.classList.remove('refused');
+  }
+
+  // The subscription's answer: the first one, and again after each reconnect (the client
+  // resubscribes by itself; asking again shares that request).
+  function watchSubscription(f) {
+    var c = cards[f.id];
+    client.subscribeToFolder(f.id).then(function () {
+      setSub(c, 'live', 'ok', 'subscribed: live');
+    }, function (err) {
+      // No error_code: the connection dropped before the answer; the next login asks again.
+      if (!err.error_code) setSub(c, stopped ? 'stopped' : 'reconnecting', 'wait', stopped ? 'not live: ' + stopped : 'reconnecting…');
+      else setSub(c, 'refused', 'no', 'refused by the server (' + err.error_code + ')');
+    });
+  }
+
+  // While the connection is down no event arrives: a card that was live says so.
+  function cardsOffline(text) {
+    demo.folders.forEach(function (f) {
+      var c = cards[f.id];
+      var state = c.sub.getAttribute('data-state');
+      if (state === 'live' || state === 'reconnecting') setSub(c, 'reconnecting', 'wait', text);
+    });
+  }
+
+  // The client has given up (login refused, or out of attempts): no card is live any more.
+  var stopped = '';
+  function cardsStopped(reason) {
+    stopped = reason;
+    demo.folders.forEach(function (f) {
+      var c = cards[f.id];
+      var state = c.sub.getAttribute('data-state');
+      if (state === 'live' || state === 'reconnecting' || state === 'subscribing') setSub(c, 'stopped', 'wait', 'not live: ' + reason);
+    });
+  }
+
+  client.onOpen(function () {
+    setStatus('connected', 'connected as ' + user.login);
+    demo.folders.forEach(function (f) {
+      if (cards[f.id].sub.getAttribute('data-state') === 'reconnecting') watchSubscription(f);
+    });
+  });
+  client.onClose(function (e) {
+    setStatus('disconnected', 'disconnected (' + e.code + ')');
+    cardsOffline('reconnecting…');
+  });
+  client.onReconnecting(function (attempt, delay) {
+    setStatus('reconnecting', 'reconnecting: attempt ' + attempt + ' in ' + (delay / 1000).toFixed(1) + ' s');
+    cardsOffline('reconnecting: no live events until the daemon is back');
+  });
   client.on('auth_failed', function (info) {
     setStatus('stopped', 'stopped: ' + (info.session_ended ? 'session ended' : 'login refused') + ' (' + (info.error_code || info.code) + ')');
+    cardsStopped(info.session_ended ? 'session ended' : 'login refused');
   });
-  client.on('reconnect_failed', function () { setStatus('stopped', 'gave up reconnecting'); });
+  client.on('reconnect_failed', function () {
+    setStatus('stopped', 'gave up reconnecting');
+    cardsStopped('gave up reconnecting; reload the page');
+  });
   client.on('subscription_revoked', function (m) {
     var c = cards[m.folder_id];
-    if (c) { c.sub.textContent = 'access revoked'; c.sub.className = 'sub no'; c.card.classList.add('refused'); }
+    if (c) setSub(c, 'revoked', 'no', 'access revoked');
   });
   client.on('*', function (name, data, meta) {
     if (!meta) return;
@@ -223,18 +280,7 @@ const SCRIPT = `
   });
 
   client.connect().catch(function () {});
-  demo.folders.forEach(function (f) {
-    var c = cards[f.id];
-    client.subscribeToFolder(f.id).then(function () {
-      c.sub.textContent = 'subscribed: live';
-      c.sub.className = 'sub ok';
-      c.card.classList.remove('refused');
-    }, function (err) {
-      c.sub.textContent = 'refused by the server (' + (err.error_code || err.message) + ')';
-      c.sub.className = 'sub no';
-      c.card.classList.add('refused');
-    });
-  });
+  demo.folders.forEach(watchSubscription);
   client.subscribeToKb().then(function () { $('kb-state').textContent = 'knowledge base: subscribed'; },
     function (err) { $('kb-state').textContent = 'knowledge base: refused (' + (err.error_code || err.message) + ')' + (user.admin ? ': TeamPass keeps admins out of the KB channel' : ''); });
 

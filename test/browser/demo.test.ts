@@ -82,4 +82,17 @@ describe('the demo page in Chromium', function () {
       await other.close();
     }
   });
+
+  it('says "reconnecting" on the live folder cards while the daemon is down, and stops saying it once it is back', async () => {
+    const live = [2, 3, 4];
+    for (const id of live) await folderCard(id).locator('.sub.ok', { hasText: 'subscribed: live' }).waitFor({ timeout: 20_000 });
+    await daemon.cli.stop();
+    for (const id of live) await folderCard(id).locator('.sub', { hasText: /^reconnecting/ }).waitFor({ timeout: 20_000 });
+    // A refused folder stays refused: it was never live.
+    expect(await folderCard(5).locator('.sub').textContent()).to.match(/^refused by the server/);
+
+    daemon = await startDaemon(['--demo'], { cwd, port: daemon.port });
+    for (const id of live) await folderCard(id).locator('.sub.ok', { hasText: 'subscribed: live' }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('.folders').textContent()).to.not.contain('reconnecting');
+  });
 });

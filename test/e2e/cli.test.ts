@@ -15,7 +15,7 @@ describe('teampass-ws command line', () => {
     expect(help.stdout).to.match(/^\s+migrate \[options\]/m);
     const version = await runCli(['--version']);
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    expect(version.stdout.trim()).to.equal(pkg.version);
+    expect(version.stdout.trim()).to.equal(`teampass-ws ${pkg.version} (Node.js ${process.version})`);
   });
 
   it('prints help for a command', async () => {
