@@ -44,7 +44,7 @@ export function handleError(err: unknown, out: Output): number {
   }
   if (isTeampassWsError(err)) {
     out.error(err.message);
-    if (err.suggestion) out.line(`  → ${err.suggestion}`);
+    if (err.suggestion) out.info(`  → ${err.suggestion}`);
     return err.exitCode;
   }
   out.error(`Unexpected error: ${(err as Error)?.stack ?? String(err)}`);

@@ -9,7 +9,8 @@ export function addConfigOptions(cmd: Command, keys: readonly ConfigKey[] = CONF
   cmd.option('-c, --config <file>', 'JSON config file (else TEAMPASS_WS_CONFIG, ./teampass-ws.json, /etc/teampass-ws/config.json)');
   for (const key of keys) {
     const spec = CONFIG_KEYS[key];
-    const opt = new Option(`--${kebab(key)} <value>`, spec.description);
+    // A switch may stand alone (--log-stdout) or take true / false.
+    const opt = new Option(`--${kebab(key)} ${spec.type.kind === 'bool' ? '[value]' : '<value>'}`, spec.description);
     cmd.addOption(opt);
   }
   return cmd;

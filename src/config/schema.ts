@@ -51,8 +51,15 @@ export const CONFIG_KEYS = {
   rate_limit_window_ms: { type: int(1, 3_600_000), default: 1000, description: 'Rate limit window (ms)' },
   ping_interval_sec: { type: int(1, 3600), default: 30, description: 'Server heartbeat interval (s)' },
   pong_timeout_sec: { type: int(1, 86_400), default: 60, description: 'A connection silent this long is terminated (s)' },
-  log_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'JSON log file (empty: standard output only)' },
+  log_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'JSON log file (empty: none; serve then writes its log as lines on standard error)' },
   log_level: { type: { kind: 'enum', values: ['error', 'warn', 'info', 'debug'] }, default: 'info', description: 'Log level' },
+  log_check_interval_ms: {
+    type: int(0, 3_600_000),
+    default: 5000,
+    description: 'How often serve checks whether log rotation moved the log file away, to reopen it (ms; 0: only on SIGHUP)',
+    addition: true,
+  },
+  log_stdout: { type: { kind: 'bool' }, default: false, description: 'serve also writes its JSON log lines to standard output (containers, log collectors)', addition: true },
   event_retention_hours: { type: int(1, 24 * 365), default: 24, description: 'Processed events, expired tokens and closed connection rows are kept this long (h)' },
   cleanup_interval_sec: { type: int(10, 86_400 * 7), default: 3600, description: 'How often old rows are cleaned up (s)' },
   session_check_sec: { type: int(1, 86_400), default: 30, description: 'How often TeamPass sessions are re-checked (s)', addition: true },
@@ -107,6 +114,8 @@ export interface Config {
   pong_timeout_sec: number;
   log_file: string;
   log_level: 'error' | 'warn' | 'info' | 'debug';
+  log_check_interval_ms: number;
+  log_stdout: boolean;
   event_retention_hours: number;
   cleanup_interval_sec: number;
   session_check_sec: number;

@@ -41,3 +41,4 @@ export type {
   TeampassSsl,
   TeampassVersion,
 } from './settings.js';
+export { locateTeampass, USUAL_TEAMPASS_ROOTS } from './locate.js';

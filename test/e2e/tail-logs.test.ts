@@ -25,7 +25,7 @@ describe('tail-logs', () => {
   after(cleanupTempDirs);
 
   it("prints the last lines of the daemon's own log, found through the configuration", async () => {
-    const logger = createLogger({ level: 'debug', file, console: 'none' });
+    const logger = createLogger({ level: 'debug', file });
     for (let i = 1; i <= 30; i++) logger.info(`poll ${i}`, { events: i });
     logger.warn('slow consumer closed', { user_id: 12, token: 'a'.repeat(64) });
     logger.error('database unreachable', { code: 'ECONNREFUSED' });

@@ -55,9 +55,25 @@ export interface RunningCli {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+const shellQuote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
+
 /** Starts a long-running command (serve, tail-logs -f) as a process. */
 export function startCli(args: string[], opts: CliOptions = {}): RunningCli {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: 'pipe' });
+  return watchChild(child);
+}
+
+/**
+ * Starts a command on a terminal of its own (standard input and output a pseudo-terminal, made
+ * by util-linux's `script`), as an admin typing it would; SIGTERM to `script` reaches it.
+ */
+export function startCliOnTerminal(args: string[], opts: CliOptions = {}): RunningCli {
+  const command = [process.execPath, BIN, ...args].map(shellQuote).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: 'pipe' });
+  return watchChild(child);
+}
+
+function watchChild(child: ChildProcess): RunningCli {
   let out = '';
   const waiters = new Set<() => void>();
   const onData = (d: Buffer) => {
