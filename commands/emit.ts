@@ -127,7 +127,7 @@ export async function runEmit(eventType: string, fields: string[], opts: EmitCli
     if (outcome.wait && !outcome.wait.processed) {
       if (!opts.json) {
         out.error(`Event ${outcome.ids.join(', ')} not processed within ${Math.round((waitTimeoutMs ?? 0) / 100) / 10} s.`);
-        out.line('  → Is a daemon running on this database? `teampass-ws check` shows it; the event stays queued until one polls.');
+        out.info('  → Is a daemon running on this database? `teampass-ws check` shows it; the event stays queued until one polls.');
       }
       return 1;
     }

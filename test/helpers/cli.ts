@@ -48,7 +48,10 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 
 export interface RunningCli {
   child: ChildProcess;
+  /** Standard output and standard error, interleaved as they arrived. */
   output(): string;
+  /** Standard output alone. */
+  stdout(): string;
   /** Resolves when stdout+stderr match; rejects on exit or timeout with what was printed. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** SIGTERM, then the exit code. */
@@ -75,12 +78,16 @@ export function startCliOnTerminal(args: string[], opts: CliOptions = {}): Runni
 
 function watchChild(child: ChildProcess): RunningCli {
   let out = '';
+  let stdout = '';
   const waiters = new Set<() => void>();
   const onData = (d: Buffer) => {
     out += d.toString();
     for (const w of [...waiters]) w();
   };
-  child.stdout!.on('data', onData);
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    onData(d);
+  });
   child.stderr!.on('data', onData);
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) =>
@@ -93,6 +100,7 @@ function watchChild(child: ChildProcess): RunningCli {
   return {
     child,
     output: () => out,
+    stdout: () => stdout,
     waitFor(pattern, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
