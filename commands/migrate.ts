@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { TeampassWsError } from '../src/errors.js';
 import { Migrator } from '../src/db/migrator.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
 
 interface MigrateOptions extends ConfigFlags {
   status?: boolean;
@@ -20,7 +20,7 @@ export function migrateCommand(ctx: CommandContext): Command {
     .option('--dry-run', 'print the SQL that would run, change nothing')
     .option('--force', 'with --rollback: drop the websocket tables even when they hold rows')
     .option('--json', 'machine-readable output');
-  addConfigOptions(cmd, ['db', 'prefix', 'teampass_root']);
+  addConfigOptions(cmd, DATABASE_KEYS);
   cmd.addHelpText(
     'after',
     `

@@ -2,6 +2,9 @@ import { Option, type Command } from 'commander';
 import { CONFIG_KEYS, CONFIG_KEY_NAMES, kebab, loadConfig, type ConfigKey, type LoadedConfig } from '../src/config/index.js';
 import { connectDatabase, embeddedTarget, type Database, type DbTarget } from '../src/db/index.js';
 
+/** The keys that say where the database is, for commands that take nothing else. */
+export const DATABASE_KEYS: readonly ConfigKey[] = ['db', 'db_host', 'db_port', 'db_user', 'db_password', 'db_password_file', 'db_name', 'db_socket', 'prefix', 'teampass_root'];
+
 const camel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** Options every command that reads the configuration shares: --config and one flag per key. */

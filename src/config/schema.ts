@@ -30,6 +30,13 @@ export const CONFIG_KEYS = {
     description: 'Database: mysql://user:pass@host:port/name or sqlite:<path> (empty: from --teampass-root, else the embedded demo)',
     addition: true,
   },
+  db_host: { type: { kind: 'string', allowEmpty: true }, default: '', description: "MySQL host, as TeamPass's DB_HOST (with db_user and db_name, instead of a db URL: no escaping needed)", addition: true },
+  db_port: { type: int(1, 65535), default: 3306, description: "MySQL port (DB_PORT)", addition: true },
+  db_user: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'MySQL user (DB_USER)', addition: true },
+  db_password: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'MySQL password, as typed (DB_PASSWD in clear)', addition: true },
+  db_password_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'File holding the MySQL password (a final newline is ignored)', addition: true },
+  db_name: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'MySQL database name (DB_NAME)', addition: true },
+  db_socket: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'MySQL Unix socket, instead of db_host and db_port', addition: true },
   prefix: { type: { kind: 'string', allowEmpty: true }, default: 'teampass_', description: 'TeamPass table prefix (DB_PREFIX)', addition: true },
   teampass_root: {
     type: { kind: 'string', allowEmpty: true },
@@ -101,6 +108,13 @@ export interface Config {
   host: string;
   port: number;
   db: string;
+  db_host: string;
+  db_port: number;
+  db_user: string;
+  db_password: string;
+  db_password_file: string;
+  db_name: string;
+  db_socket: string;
   prefix: string;
   teampass_root: string;
   poll_interval_ms: number;
@@ -146,4 +160,4 @@ export const kebab = (key: string): string => key.replace(/_/g, '-');
 export const envName = (key: string): string => `TEAMPASS_WS_${key.toUpperCase()}`;
 
 /** Keys whose values must never be printed or logged. */
-export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(['jwt_secret', 'db']);
+export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(['jwt_secret', 'db', 'db_password']);
