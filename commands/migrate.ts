@@ -39,6 +39,9 @@ export async function runMigrate(opts: MigrateOptions, ctx: CommandContext): Pro
   if (opts.status && opts.rollback) {
     throw new TeampassWsError('USAGE', '--status and --rollback cannot be combined.', { suggestion: 'Run one, then the other.' });
   }
+  if (opts.force && !opts.rollback) {
+    throw new TeampassWsError('USAGE', '--force only goes with --rollback (it lets a rollback drop tables that hold rows).', { suggestion: 'Drop --force, or add --rollback.' });
+  }
   const loaded = await loadCommandConfig(opts);
   const { db, embedded } = await openDatabase(loaded);
   try {

@@ -13,7 +13,10 @@ export function addConfigOptions(cmd: Command, keys: readonly ConfigKey[] = CONF
   for (const key of keys) {
     const spec = CONFIG_KEYS[key];
     // A switch may stand alone (--log-stdout) or take true / false.
-    const opt = new Option(`--${kebab(key)} ${spec.type.kind === 'bool' ? '[value]' : '<value>'}`, spec.description);
+    // The default goes in the text only: a flag left out must stay undefined here, or it would
+    // override the config file and the environment.
+    const shown = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
+    const opt = new Option(`--${kebab(key)} ${spec.type.kind === 'bool' ? '[value]' : '<value>'}`, shown === '' ? spec.description : `${spec.description} (default: ${shown})`);
     cmd.addOption(opt);
   }
   return cmd;
