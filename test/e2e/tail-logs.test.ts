@@ -92,7 +92,7 @@ describe('tail-logs', () => {
     const none = await runCli(['tail-logs'], { cwd: dir });
     expect(none.code).to.equal(1);
     expect(none.stderr).to.contain('No log file is configured');
-    expect(none.stdout).to.contain('journalctl -u teampass-websocket');
+    expect(none.stderr).to.contain('journalctl -u teampass-websocket');
     const missing = await runCli(['tail-logs', path.join(dir, 'nope.log')]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.match(/Cannot read the log file .*nope\.log: no such file/);

@@ -194,7 +194,7 @@ describe('migrate with a bad database', () => {
     const r = await runCli(['migrate', '--db', 'postgres://u@h/db']);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.contain('Unsupported database scheme "postgres"');
-    expect(r.stdout).to.contain('--db mysql://');
+    expect(r.stderr).to.contain('--db mysql://');
   });
 
   it('says connection refused in one line, without a stack trace', async () => {
