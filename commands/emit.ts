@@ -6,7 +6,7 @@ import { describeTarget, planEvent } from '../src/ops/emit-plan.js';
 import { emitEvent } from '../src/ops/emit.js';
 import { readPayload } from '../src/ops/payload.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, openDatabase, resolveDbTarget, type ConfigFlags } from './options.js';
+import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, resolveDbTarget, type ConfigFlags } from './options.js';
 
 interface EmitCliOptions extends ConfigFlags {
   folder?: string;
@@ -38,7 +38,7 @@ export function emitCommand(ctx: CommandContext): Command {
     .option('--wait', 'wait until a running daemon has processed the event')
     .option('--timeout <seconds>', 'how long --wait waits', '10')
     .option('--json', 'machine-readable output');
-  addConfigOptions(cmd, ['db', 'prefix', 'teampass_root', 'wake_port']);
+  addConfigOptions(cmd, [...DATABASE_KEYS, 'wake_port']);
   cmd.addHelpText(
     'after',
     `
@@ -127,7 +127,7 @@ export async function runEmit(eventType: string, fields: string[], opts: EmitCli
     if (outcome.wait && !outcome.wait.processed) {
       if (!opts.json) {
         out.error(`Event ${outcome.ids.join(', ')} not processed within ${Math.round((waitTimeoutMs ?? 0) / 100) / 10} s.`);
-        out.line('  → Is a daemon running on this database? `teampass-ws check` shows it; the event stays queued until one polls.');
+        out.info('  → Is a daemon running on this database? `teampass-ws check` shows it; the event stays queued until one polls.');
       }
       return 1;
     }

@@ -1,3 +1,4 @@
+import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
 import { isTeampassWsError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
@@ -13,14 +14,16 @@ import { tokenCommand } from './token.js';
 import { healthCommand } from './health.js';
 import { completionCommand } from './completion.js';
 import { versionLine } from '../src/ops/version.js';
+import { outputFlags, quietWhenJson, type OutputFlags } from './output-flags.js';
 import { terminalOutput, type Output } from './output.js';
 
-export function buildProgram(ctx: CommandContext): Command {
+export function buildProgram(ctx: CommandContext, flags: OutputFlags = { json: false }): Command {
   const program = new Command('teampass-ws')
     .description('Real-time notifications for TeamPass: a drop-in replacement for its PHP websocket daemon, and the commands around it.')
     .version(versionLine(), '-V, --version', 'print the version of teampass-ws and of Node.js')
-    .showHelpAfterError('(run "teampass-ws --help" for usage)')
+    .option('--no-color', 'no colours (also when NO_COLOR is set)')
     .exitOverride();
+  quietWhenJson(program, flags, '(run "teampass-ws --help" for usage)');
   const commands = [
     serveCommand(ctx),
     migrateCommand(ctx),
@@ -35,33 +38,50 @@ export function buildProgram(ctx: CommandContext): Command {
     completionCommand(ctx),
   ];
   for (const cmd of commands) {
-    program.addCommand(cmd.exitOverride().showHelpAfterError(`(run "teampass-ws ${cmd.name()} --help" for usage)`));
+    program.addCommand(quietWhenJson(cmd.exitOverride(), flags, `(run "teampass-ws ${cmd.name()} --help" for usage)`));
   }
   return program;
 }
 
 /** The one place an error becomes output and an exit code. */
-export function handleError(err: unknown, out: Output): number {
+export function handleError(err: unknown, out: Output, flags: OutputFlags = { json: false }): number {
+  const report = (code: string, message: string, suggestion?: string) => {
+    if (flags.json) out.json({ error: { code, message, suggestion: suggestion ?? null } });
+    else {
+      out.error(message);
+      if (suggestion) out.info(`  → ${suggestion}`);
+    }
+  };
   if (err instanceof CommanderError) {
-    // Commander has printed its message (or the help / version) already.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    // Commander has printed its message already, unless the answer is JSON.
+    if (flags.json && err.exitCode !== 0) report('USAGE', err.message.replace(/^error: /, ''), 'Run the command with --help for its usage.');
     return err.exitCode === 0 ? 0 : 2;
   }
   if (isTeampassWsError(err)) {
-    out.error(err.message);
-    if (err.suggestion) out.line(`  → ${err.suggestion}`);
+    report(err.code, err.message, err.suggestion);
     return err.exitCode;
   }
-  out.error(`Unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+  // Not an error a user can cause: the trace is what its report needs.
+  report('INTERNAL', `Unexpected error: ${flags.json ? String((err as Error)?.message ?? err) : ((err as Error)?.stack ?? String(err))}`);
   return 1;
 }
 
-export async function main(argv: string[] = process.argv, out: Output = terminalOutput()): Promise<number> {
-  const ctx: CommandContext = { out, exitCode: 0 };
+export async function main(argv: string[] = process.argv, out?: Output): Promise<number> {
+  const flags = outputFlags(argv, process.env);
+  if (flags.noColor) chalk.level = 0;
+  const output = out ?? terminalOutput();
+  const ctx: CommandContext = { out: output, exitCode: 0 };
   try {
-    await buildProgram(ctx).parseAsync(argv);
+    const program = buildProgram(ctx, flags);
+    if (argv.length <= 2) {
+      // No command at all: the help, on standard error, as a usage error; --help exits 0.
+      program.outputHelp({ error: true });
+      return 1;
+    }
+    await program.parseAsync(argv);
     return ctx.exitCode;
   } catch (err) {
-    return handleError(err, out);
+    return handleError(err, output, flags);
   }
 }

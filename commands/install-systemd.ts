@@ -13,8 +13,10 @@ import {
   systemdRunning,
   writeUnit,
 } from '../src/ops/systemd.js';
+import { packageInfo } from '../src/ops/package-info.js';
 import type { CommandContext } from './context.js';
 import { addConfigOptions, configFlags, loadCommandConfig, type ConfigFlags } from './options.js';
+import { requireDatabase } from './serve-mode.js';
 
 interface InstallCliOptions extends ConfigFlags {
   user: string;
@@ -66,6 +68,7 @@ export async function runInstallSystemd(opts: InstallCliOptions, ctx: CommandCon
   const { out } = ctx;
   const maxConnections = parseCount(opts.maxConnections);
   const loaded = await loadCommandConfig(opts);
+  requireDatabase(loaded, 'install-systemd');
   const flagValues = Object.fromEntries(Object.entries(configFlags(opts)).map(([k, v]) => [k, String(v)])) as Partial<Record<ConfigKey, string>>;
   const plan = planUnit({ loaded, flagValues, user: opts.user, group: opts.group, workingDirectory: opts.workingDirectory, maxConnections });
   const unit = renderUnit(plan.spec);
@@ -79,6 +82,8 @@ export async function runInstallSystemd(opts: InstallCliOptions, ctx: CommandCon
   const target = path.resolve(opts.output ?? DEFAULT_UNIT_PATH);
   const outcome = writeUnit(target, unit, Boolean(opts.force));
   out.ok(outcome === 'unchanged' ? `${target} is already up to date` : `${outcome === 'created' ? 'Wrote' : 'Replaced'} ${target}`);
+
+  if (loaded.config.log_file) describeLogRotation(ctx, path.resolve(loaded.config.log_file));
 
   const isRoot = process.getuid?.() === 0;
   const live = isUnitDirectory(target) && isRoot && systemdRunning();
@@ -101,4 +106,11 @@ export async function runInstallSystemd(opts: InstallCliOptions, ctx: CommandCon
   }
   if (!opts.enable) out.line(`Start it with: systemctl enable --now ${UNIT_NAME}`);
   return 0;
+}
+
+/** The unit's log needs rotating; the daemon reopens it on the SIGHUP the shipped file sends. */
+function describeLogRotation(ctx: CommandContext, logFile: string): void {
+  const template = path.join(packageInfo().root, 'templates', 'logrotate');
+  const elsewhere = path.dirname(logFile) === '/var/log/teampass-ws' ? '' : ` (then change its path to ${path.dirname(logFile)}/*.log)`;
+  ctx.out.line(`Log rotation: sudo cp ${template} /etc/logrotate.d/teampass-ws${elsewhere}; it renames ${logFile} and sends the daemon SIGHUP to reopen it.`);
 }

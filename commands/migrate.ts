@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { TeampassWsError } from '../src/errors.js';
 import { Migrator } from '../src/db/migrator.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
 
 interface MigrateOptions extends ConfigFlags {
   status?: boolean;
@@ -20,7 +20,7 @@ export function migrateCommand(ctx: CommandContext): Command {
     .option('--dry-run', 'print the SQL that would run, change nothing')
     .option('--force', 'with --rollback: drop the websocket tables even when they hold rows')
     .option('--json', 'machine-readable output');
-  addConfigOptions(cmd, ['db', 'prefix', 'teampass_root']);
+  addConfigOptions(cmd, DATABASE_KEYS);
   cmd.addHelpText(
     'after',
     `
@@ -38,6 +38,9 @@ export async function runMigrate(opts: MigrateOptions, ctx: CommandContext): Pro
   const { out } = ctx;
   if (opts.status && opts.rollback) {
     throw new TeampassWsError('USAGE', '--status and --rollback cannot be combined.', { suggestion: 'Run one, then the other.' });
+  }
+  if (opts.force && !opts.rollback) {
+    throw new TeampassWsError('USAGE', '--force only goes with --rollback (it lets a rollback drop tables that hold rows).', { suggestion: 'Drop --force, or add --rollback.' });
   }
   const loaded = await loadCommandConfig(opts);
   const { db, embedded } = await openDatabase(loaded);

@@ -2,6 +2,9 @@ import { Option, type Command } from 'commander';
 import { CONFIG_KEYS, CONFIG_KEY_NAMES, kebab, loadConfig, type ConfigKey, type LoadedConfig } from '../src/config/index.js';
 import { connectDatabase, embeddedTarget, type Database, type DbTarget } from '../src/db/index.js';
 
+/** The keys that say where the database is, for commands that take nothing else. */
+export const DATABASE_KEYS: readonly ConfigKey[] = ['db', 'db_host', 'db_port', 'db_user', 'db_password', 'db_password_file', 'db_name', 'db_socket', 'prefix', 'teampass_root'];
+
 const camel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** Options every command that reads the configuration shares: --config and one flag per key. */
@@ -9,7 +12,11 @@ export function addConfigOptions(cmd: Command, keys: readonly ConfigKey[] = CONF
   cmd.option('-c, --config <file>', 'JSON config file (else TEAMPASS_WS_CONFIG, ./teampass-ws.json, /etc/teampass-ws/config.json)');
   for (const key of keys) {
     const spec = CONFIG_KEYS[key];
-    const opt = new Option(`--${kebab(key)} <value>`, spec.description);
+    // A switch may stand alone (--log-stdout) or take true / false.
+    // The default goes in the text only: a flag left out must stay undefined here, or it would
+    // override the config file and the environment.
+    const shown = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
+    const opt = new Option(`--${kebab(key)} ${spec.type.kind === 'bool' ? '[value]' : '<value>'}`, shown === '' ? spec.description : `${spec.description} (default: ${shown})`);
     cmd.addOption(opt);
   }
   return cmd;

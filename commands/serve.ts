@@ -9,9 +9,10 @@ import { clientRoutes, demoBanner, demoRoutes, prepareDemo } from '../src/demo/i
 import { TeampassWsError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log/index.js';
 import { createMetrics, healthRoutes } from '../src/metrics/index.js';
-import { createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
+import { assertCanListen, createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
 import type { CommandContext } from './context.js';
 import { addConfigOptions, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { chooseServeMode } from './serve-mode.js';
 import { stopSignal } from './signals.js';
 
 interface ServeOptions extends ConfigFlags {
@@ -60,8 +61,10 @@ export function serveCommand(ctx: CommandContext, extensions: ServeExtensions = 
   cmd.addHelpText(
     'after',
     `
-Without any database named (no --db, --teampass-root, config file or environment), serve runs
-the demo on the embedded SQLite file ./teampass-ws-demo.sqlite: it is then NOT connected to TeamPass.
+--demo runs the demo on the embedded SQLite file ./teampass-ws-demo.sqlite, NOT connected to
+TeamPass; so does a bare \`teampass-ws serve\` typed at a terminal when there is no config file and
+no TeamPass on this machine. Anything else that names no database is an error.
+SIGHUP reopens the log file (log rotation: templates/logrotate).
 Stop it with SIGTERM or Ctrl-C: clients are told to reconnect (1001) and their rows closed.
 
 Examples:
@@ -77,43 +80,51 @@ Examples:
 /** Resolves once the daemon has shut down after SIGTERM / SIGINT. */
 export async function runServe(opts: ServeOptions, ctx: CommandContext, extensions: ServeExtensions = {}): Promise<number> {
   const { out } = ctx;
-  // Listening from the start: a SIGTERM during startup stops the daemon once it is up, cleanly.
+  // Listening from the start: a SIGTERM during startup stops the daemon once it is up, cleanly,
+  // and a SIGHUP (logrotate) never kills it.
   const stop = stopSignal();
-  let loaded: LoadedConfig;
-  let opened: Awaited<ReturnType<typeof openDatabase>>;
-  try {
-    loaded = await loadCommandConfig(opts);
-    opened = await openDatabase(loaded);
-  } catch (err) {
-    stop.dispose();
-    throw err;
-  }
-  const { config } = loaded;
-  const { db, embedded } = opened;
-  const demoMode = Boolean(opts.demo) || embedded;
   let logger: Logger | undefined;
+  const onHangup = () => logger?.reopen();
+  process.on('SIGHUP', onHangup);
   let server: TeampassWsServer | undefined;
   let bridge: EventBridge | undefined;
+  let db: Database | undefined;
   const cleanup = async () => {
     await server?.stop();
     await bridge?.stop();
-    await db.close();
+    await db?.close();
     logger?.info('Daemon stopped');
     await logger?.close();
   };
   try {
+    const loaded = await loadCommandConfig(opts);
+    const { config } = loaded;
+    const mode = chooseServeMode({ loaded, demo: Boolean(opts.demo), terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY) });
+    const demoMode = mode === 'demo';
+    // Nothing is opened, prepared or logged before the port is known to be free.
+    await assertCanListen(config.host, config.port);
+    logger = createLogger({
+      level: config.log_level,
+      file: config.log_file || undefined,
+      fileCheckIntervalMs: config.log_check_interval_ms,
+      // The log's own lines go to the file; without one, to standard error as human lines.
+      pretty: !config.log_file || Boolean(process.stderr.isTTY),
+      color: Boolean(process.stderr.isTTY) && chalk.level > 0,
+      jsonStdout: config.log_stdout,
+    });
+    const opened = await openDatabase(loaded);
+    db = opened.db;
     if (!demoMode) await requireMigrated(db);
-    logger = createLogger({ level: config.log_level, file: config.log_file || undefined, console: process.stdout.isTTY ? 'pretty' : 'json' });
     if (!demoMode) await warnWithoutTeampassTables(db, ctx);
     const demo = demoMode
-      ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: emitDbArgument(config, embedded), pollNow: () => bridge?.pollNow() })
+      ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: emitDbArgument(config, opened.embedded), pollNow: () => bridge?.pollNow() })
       : undefined;
 
-    const metrics = createMetrics();
+    const metrics = createMetrics({ mode });
     // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
     const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
     const routes: HttpRoute[] = [
-      ...healthRoutes({ metrics, db, config, instanceId, health: (): FeedHealth | undefined => bridge?.health() }),
+      ...healthRoutes({ metrics, db, config, instanceId, mode, health: (): FeedHealth | undefined => bridge?.health() }),
       ...clientRoutes(),
       ...(demo?.routes ?? []),
     ];
@@ -125,17 +136,17 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
 
     const banner = demo?.banner(`http://${displayHost(host)}:${port}`);
     describeStart(ctx, loaded, db, demoMode && !banner?.warnings.length);
-    // All on standard output and before the listening line, so whoever waits for that line has seen them.
-    for (const warning of banner?.warnings ?? []) out.line(chalk.yellow(`! ${warning}`));
-    for (const line of banner?.lines ?? []) out.line(line);
-    out.line(`teampass-ws listening on ws://${host}:${port}`);
-    logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, demo: demoMode });
+    // All before the listening line, so whoever waits for that line has seen them.
+    for (const warning of banner?.warnings ?? []) out.info(chalk.yellow(`! ${warning}`));
+    for (const line of banner?.lines ?? []) out.info(line);
+    out.info(`teampass-ws listening on ws://${host}:${port}`);
+    logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, mode });
 
     const signal = await stop.received;
     logger.info('Shutting down', { signal });
-    out.line(`teampass-ws: ${signal} received, closing connections`);
+    out.info(`teampass-ws: ${signal} received, closing connections`);
     await cleanup();
-    out.line('teampass-ws stopped');
+    out.info('teampass-ws stopped');
     return 0;
   } catch (err) {
     logger?.error('Daemon failed', { error: (err as Error).message });
@@ -143,6 +154,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     throw err;
   } finally {
     stop.dispose();
+    process.off('SIGHUP', onHangup);
   }
 }
 
@@ -150,10 +162,10 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
 function describeStart(ctx: CommandContext, loaded: LoadedConfig, db: Database, notTeampass: boolean): void {
   const { out } = ctx;
   if (notTeampass) {
-    out.line(chalk.yellow(`! NOT CONNECTED TO TEAMPASS: serving the demo database ${db.description}.`));
-    out.line(chalk.yellow('! To serve TeamPass, name its database: --teampass-root <TeamPass folder> or --db mysql://…'));
+    out.info(chalk.yellow(`! NOT CONNECTED TO TEAMPASS: serving the demo database ${db.description}.`));
+    out.info(chalk.yellow('! To serve TeamPass, name its database: --teampass-root <TeamPass folder> or --db mysql://…'));
   } else {
-    out.line(`Database: ${db.description}${loaded.teampass ? ` (TeamPass ${loaded.teampass.version})` : ''}, websocket tokens ${loaded.tokenMode}`);
+    out.info(`Database: ${db.description}${loaded.teampass ? ` (TeamPass ${loaded.teampass.version})` : ''}, websocket tokens ${loaded.tokenMode}`);
   }
 }
 
@@ -171,8 +183,8 @@ function emitDbArgument(config: Config, embedded: boolean): string {
 /** Not fatal (the tables may come), but every authentication fails until they do. */
 async function warnWithoutTeampassTables(db: Database, ctx: CommandContext): Promise<void> {
   if (await db.knex.schema.hasTable(db.t.users)) return;
-  ctx.out.line(chalk.yellow(`! ${db.description} has no TeamPass table ${db.t.users}: every authentication will fail.`));
-  ctx.out.line(chalk.yellow("! Check the database name and the table prefix (TeamPass's DB_PREFIX, --prefix), or use --teampass-root."));
+  ctx.out.info(chalk.yellow(`! ${db.description} has no TeamPass table ${db.t.users}: every authentication will fail.`));
+  ctx.out.info(chalk.yellow("! Check the database name and the table prefix (TeamPass's DB_PREFIX, --prefix), or use --teampass-root."));
 }
 
 /** A named database must be migrated: serve never changes its schema itself. */

@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import { Command } from 'commander';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { TeampassWsError } from '../src/errors.js';
 import { LogFilter } from '../src/ops/log-filter.js';
@@ -46,6 +47,20 @@ Examples:
   });
 }
 
+function refuseFolder(file: string): void {
+  let folder = false;
+  try {
+    folder = statSync(file).isDirectory();
+  } catch {
+    return; // absent or unreadable: said by the reader, or waited for with -f
+  }
+  if (folder) {
+    throw new TeampassWsError('INPUT', `${file} is a folder, not a log file.`, {
+      suggestion: `Name the file in it: teampass-ws tail-logs ${path.join(file, 'teampass-ws.log')} (or set log_file).`,
+    });
+  }
+}
+
 function parseCount(value: string): number {
   if (!/^\d+$/.test(value.trim())) {
     throw new TeampassWsError('USAGE', `-n needs a number of lines, not "${value}".`, { suggestion: 'e.g. -n 50 (0 prints nothing before following).' });
@@ -84,6 +99,7 @@ export async function runTailLogs(fileArg: string | undefined, opts: TailCliOpti
     file = loaded.config.log_file;
   }
   file = path.resolve(file);
+  refuseFolder(file);
 
   const colour = !opts.json && Boolean(process.stdout.isTTY) && chalk.level > 0;
   const output = watchOutput();

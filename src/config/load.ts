@@ -3,6 +3,7 @@ import path from 'node:path';
 import { TeampassWsError } from '../errors.js';
 import { CONFIG_KEYS, CONFIG_KEY_NAMES, SECRET_KEYS, defaultConfig, envName, kebab, type Config, type ConfigKey, type KeyType } from './schema.js';
 import { parseDbUrl, type DbTarget } from '../db/target.js';
+import { conflictingDbSources, dbTargetFromKeys, namedDbParts } from './db-keys.js';
 import { readTeampassSettings, type TeampassSettings } from '../teampass/index.js';
 
 export type Source = 'default' | `file ${string}` | `TeamPass settings ${string}` | `env ${string}` | `flag --${string}`;
@@ -196,7 +197,10 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   }
 
   let dbTarget: DbTarget | null = null;
+  const parts = namedDbParts(final);
+  if (parts.length > 0 && (final.db || teampass)) throw conflictingDbSources(final.db ? `db (from ${sources.db})` : `teampass_root (${teampass?.settingsPath})`, parts);
   if (final.db) dbTarget = parseDbUrl(final.db, sources.db, cwd);
+  else if (parts.length > 0) dbTarget = dbTargetFromKeys(final, sources, cwd);
   else if (teampass) {
     dbTarget = {
       client: 'mysql',

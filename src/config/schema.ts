@@ -30,6 +30,13 @@ export const CONFIG_KEYS = {
     description: 'Database: mysql://user:pass@host:port/name or sqlite:<path> (empty: from --teampass-root, else the embedded demo)',
     addition: true,
   },
+  db_host: { type: { kind: 'string', allowEmpty: true }, default: '', description: "MySQL host, as TeamPass's DB_HOST (with db_user and db_name, instead of a db URL: no escaping needed)", addition: true },
+  db_port: { type: int(1, 65535), default: 3306, description: "MySQL port (DB_PORT)", addition: true },
+  db_user: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'MySQL user (DB_USER)', addition: true },
+  db_password: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'MySQL password, as typed (DB_PASSWD in clear)', addition: true },
+  db_password_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'File holding the MySQL password (a final newline is ignored)', addition: true },
+  db_name: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'MySQL database name (DB_NAME)', addition: true },
+  db_socket: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'MySQL Unix socket, instead of db_host and db_port', addition: true },
   prefix: { type: { kind: 'string', allowEmpty: true }, default: 'teampass_', description: 'TeamPass table prefix (DB_PREFIX)', addition: true },
   teampass_root: {
     type: { kind: 'string', allowEmpty: true },
@@ -51,8 +58,15 @@ export const CONFIG_KEYS = {
   rate_limit_window_ms: { type: int(1, 3_600_000), default: 1000, description: 'Rate limit window (ms)' },
   ping_interval_sec: { type: int(1, 3600), default: 30, description: 'Server heartbeat interval (s)' },
   pong_timeout_sec: { type: int(1, 86_400), default: 60, description: 'A connection silent this long is terminated (s)' },
-  log_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'JSON log file (empty: standard output only)' },
+  log_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'JSON log file (empty: none; serve then writes its log as lines on standard error)' },
   log_level: { type: { kind: 'enum', values: ['error', 'warn', 'info', 'debug'] }, default: 'info', description: 'Log level' },
+  log_check_interval_ms: {
+    type: int(0, 3_600_000),
+    default: 5000,
+    description: 'How often serve checks whether log rotation moved the log file away, to reopen it (ms; 0: only on SIGHUP)',
+    addition: true,
+  },
+  log_stdout: { type: { kind: 'bool' }, default: false, description: 'serve also writes its JSON log lines to standard output (containers, log collectors)', addition: true },
   event_retention_hours: { type: int(1, 24 * 365), default: 24, description: 'Processed events, expired tokens and closed connection rows are kept this long (h)' },
   cleanup_interval_sec: { type: int(10, 86_400 * 7), default: 3600, description: 'How often old rows are cleaned up (s)' },
   session_check_sec: { type: int(1, 86_400), default: 30, description: 'How often TeamPass sessions are re-checked (s)', addition: true },
@@ -94,6 +108,13 @@ export interface Config {
   host: string;
   port: number;
   db: string;
+  db_host: string;
+  db_port: number;
+  db_user: string;
+  db_password: string;
+  db_password_file: string;
+  db_name: string;
+  db_socket: string;
   prefix: string;
   teampass_root: string;
   poll_interval_ms: number;
@@ -107,6 +128,8 @@ export interface Config {
   pong_timeout_sec: number;
   log_file: string;
   log_level: 'error' | 'warn' | 'info' | 'debug';
+  log_check_interval_ms: number;
+  log_stdout: boolean;
   event_retention_hours: number;
   cleanup_interval_sec: number;
   session_check_sec: number;
@@ -137,4 +160,4 @@ export const kebab = (key: string): string => key.replace(/_/g, '-');
 export const envName = (key: string): string => `TEAMPASS_WS_${key.toUpperCase()}`;
 
 /** Keys whose values must never be printed or logged. */
-export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(['jwt_secret', 'db']);
+export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(['jwt_secret', 'db', 'db_password']);

@@ -113,8 +113,18 @@ export function databaseError(err: unknown, db: Pick<Database, 'description'>): 
         suggestion: 'Check the socket path, or use host:port.',
         cause: err,
       });
+    case 'ER_DBACCESS_DENIED_ERROR': {
+      // The login worked; MySQL answers alike for a database that is missing and one the user
+      // may not use (it does not tell users without global grants which databases exist).
+      const target = (db as Partial<Pick<Database, 'target'>>).target;
+      const name = target?.client === 'mysql' ? target.database : 'named';
+      const user = target?.client === 'mysql' ? target.user : 'this user';
+      return new TeampassWsError('DB_UNKNOWN_DATABASE', `The database server at ${where} accepted the login, but the database ${name} does not exist, or the user ${user} has no privilege on it.`, {
+        suggestion: `Check the database name (TeamPass's DB_NAME, db_name); if it is right, grant access: GRANT ALL ON \`${name}\`.* TO '${user}'@'<host>';`,
+        cause: err,
+      });
+    }
     case 'ER_ACCESS_DENIED_ERROR':
-    case 'ER_DBACCESS_DENIED_ERROR':
     case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
       return new TeampassWsError('DB_AUTH', `The database refused the login at ${where}: access denied.`, {
         suggestion: 'Check the user and password (with --teampass-root: DB_USER and the key file that decrypts DB_PASSWD).',

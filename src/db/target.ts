@@ -23,7 +23,16 @@ export function parseDbUrl(url: string, source: string, cwd = process.cwd()): Db
   if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
     throw new TeampassWsError('DB_URL', `Unsupported database scheme "${parsed.protocol.replace(/:$/, '')}" from ${source}.`, { suggestion: USAGE });
   }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  const decode = (part: string, what: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new TeampassWsError('DB_URL', `The database URL from ${source} has a malformed percent escape in its ${what}.`, {
+        suggestion: `In a URL, write % as %25 (and @ : / # ? as %40 %3A %2F %23 %3F); or give db_host, db_user, db_password, db_name, which need no escaping.`,
+      });
+    }
+  };
+  const database = decode(parsed.pathname.replace(/^\//, ''), 'database name');
   if (!database) throw new TeampassWsError('DB_URL', `The database URL from ${source} names no database (…/name).`, { suggestion: USAGE });
   const port = parsed.port ? Number(parsed.port) : 3306;
   const socketPath = parsed.searchParams.get('socket') ?? undefined;
@@ -31,8 +40,8 @@ export function parseDbUrl(url: string, source: string, cwd = process.cwd()): Db
     client: 'mysql',
     host: parsed.hostname || '127.0.0.1',
     port,
-    user: decodeURIComponent(parsed.username),
-    password: decodeURIComponent(parsed.password),
+    user: decode(parsed.username, 'user name'),
+    password: decode(parsed.password, 'password'),
     database,
     ssl: parsed.searchParams.get('ssl') === 'true',
     ...(socketPath ? { socketPath } : {}),

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import winston from 'winston';
+import { LogFile } from './log-file.js';
+import { prepareLogFile } from './log-path.js';
 import { redact, redactString } from './redact.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -10,6 +10,8 @@ export interface Logger {
   warn(message: string, meta?: Record<string, unknown>): void;
   info(message: string, meta?: Record<string, unknown>): void;
   debug(message: string, meta?: Record<string, unknown>): void;
+  /** Reopens the log file (after logrotate moved it); nothing without a file. */
+  reopen(): void;
   /** Waits until buffered lines reach the file. */
   close(): Promise<void>;
 }
@@ -18,8 +20,14 @@ export interface LoggerOptions {
   level: LogLevel;
   /** JSON lines file; empty for none. */
   file?: string;
-  /** Standard output: 'pretty' on a terminal, 'json' for services, 'none' to stay quiet. */
-  console?: 'pretty' | 'json' | 'none';
+  /** How often the file is checked for having been moved away (ms); 0: only on reopen(). */
+  fileCheckIntervalMs?: number;
+  /** Human lines on standard error (a terminal, or the journal when there is no file). */
+  pretty?: boolean;
+  /** Colours in the human lines. */
+  color?: boolean;
+  /** JSON lines on standard output too (containers, log collectors). */
+  jsonStdout?: boolean;
   /** Added to every line, e.g. { instance: 'host:8080' }. */
   defaultMeta?: Record<string, unknown>;
 }
@@ -37,18 +45,24 @@ const redactFormat = winston.format((info) => {
 export function createLogger(options: LoggerOptions): Logger {
   const transports: winston.transport[] = [];
   const json = winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json());
+  let file: LogFile | undefined;
   if (options.file) {
-    mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
-    transports.push(new winston.transports.File({ filename: options.file, format: json }));
+    prepareLogFile(options.file);
+    file = new LogFile(options.file, {
+      checkIntervalMs: options.fileCheckIntervalMs ?? 5000,
+      onReopen: (reason) => logger.info('Log file reopened', { file: options.file, reason }),
+    });
+    transports.push(new winston.transports.Stream({ stream: file, format: json }));
   }
-  const consoleMode = options.console ?? (process.stdout.isTTY ? 'pretty' : 'json');
-  if (consoleMode === 'pretty') {
+  if (options.pretty) {
+    const levels = ['error', 'warn', 'info', 'debug'];
     transports.push(
       new winston.transports.Console({
+        stderrLevels: levels,
         format: winston.format.combine(
           redactFormat(),
           winston.format.timestamp({ format: 'HH:mm:ss' }),
-          winston.format.colorize(),
+          ...(options.color ? [winston.format.colorize()] : []),
           winston.format.printf(({ timestamp, level, message, ...meta }) => {
             const rest = Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : '';
             return `${timestamp} ${level} ${message}${rest}`;
@@ -56,9 +70,8 @@ export function createLogger(options: LoggerOptions): Logger {
         ),
       }),
     );
-  } else if (consoleMode === 'json') {
-    transports.push(new winston.transports.Console({ format: json }));
   }
+  if (options.jsonStdout) transports.push(new winston.transports.Console({ format: json }));
   const logger = winston.createLogger({
     level: options.level,
     defaultMeta: options.defaultMeta,
@@ -71,10 +84,17 @@ export function createLogger(options: LoggerOptions): Logger {
     warn: (m, meta) => logger.warn(m, meta),
     info: (m, meta) => logger.info(m, meta),
     debug: (m, meta) => logger.debug(m, meta),
+    reopen: () => file?.reopen('signal'),
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         if (transports.length === 0) return resolve();
-        logger.on('finish', () => setTimeout(resolve, 20));
+        logger.on('finish', () =>
+          setTimeout(() => {
+            if (!file) return resolve();
+            file.once('finish', () => resolve());
+            file.end();
+          }, 20),
+        );
         logger.end();
       })),
   };
@@ -82,5 +102,5 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /** A logger that drops everything, for tests and commands that print for a person instead. */
 export function silentLogger(): Logger {
-  return createLogger({ level: 'error', console: 'none' });
+  return createLogger({ level: 'error' });
 }

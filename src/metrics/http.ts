@@ -13,6 +13,8 @@ export interface HealthDeps {
   config: Config;
   /** Names this daemon among several behind one proxy, e.g. host:port. */
   instanceId?: string;
+  /** 'demo' when it serves the embedded demo data, not TeamPass. */
+  mode?: 'demo' | 'teampass';
   /** Injectable for tests; defaults to Date.now. */
   now?: () => number;
 }
@@ -24,6 +26,7 @@ export interface HealthBody {
   status: 'ok' | 'degraded';
   service: typeof HEALTH_SERVICE_NAME;
   version: string;
+  mode: 'demo' | 'teampass';
   instance?: string;
   db: { reachable: boolean; client: 'mysql' | 'sqlite'; error?: string };
   poll_lag_ms: number | null;
@@ -130,6 +133,7 @@ export function healthRoutes(deps: HealthDeps): HttpRoute[] {
       status: problems.length === 0 ? 'ok' : 'degraded',
       service: HEALTH_SERVICE_NAME,
       version,
+      mode: deps.mode ?? 'teampass',
       ...(deps.instanceId ? { instance: deps.instanceId } : {}),
       db: { reachable: db.reachable, client: deps.db.client, ...(db.error ? { error: db.error } : {}) },
       poll_lag_ms: feed ? Math.round(feed.pollLagMs) : null,

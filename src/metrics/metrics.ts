@@ -19,10 +19,14 @@ export interface Metrics {
   readonly clientErrors: client.Counter<'error_code'>;
 }
 
-export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+export function createMetrics(options: { processMetrics?: boolean; mode?: 'demo' | 'teampass' } = {}): Metrics {
   const registry = new client.Registry();
   if (options.processMetrics ?? true) client.collectDefaultMetrics({ register: registry, prefix: 'teampass_ws_' });
   const registers = [registry];
+  // An info metric (always 1): a dashboard or an alert tells a demo from a real daemon by its label.
+  new client.Gauge({ name: 'teampass_ws_info', help: 'What this daemon serves: mode demo (embedded demo data) or teampass', labelNames: ['mode'], registers })
+    .labels(options.mode ?? 'teampass')
+    .set(1);
   return {
     registry,
     connections: new client.Gauge({ name: 'teampass_ws_connections', help: 'Open authenticated websocket connections', registers }),

@@ -196,6 +196,9 @@ const logCheck: CheckDef = {
     if (!state.loaded) return skipped('the configuration is invalid');
     if (!file) return { status: 'ok', detail: 'none: the daemon logs to standard output (the journal under systemd)' };
     const resolved = path.resolve(state.input.cwd ?? process.cwd(), file);
+    if ((await stat(resolved).catch(() => undefined))?.isDirectory()) {
+      return { status: 'error', detail: `${resolved} is a folder, not a file`, fix: `Name a file in it: log_file ${path.join(resolved, 'teampass-ws.log')} (--log-file).` };
+    }
     const dir = path.dirname(resolved);
     const who = whoami();
     const { existing, isDir } = await nearestExisting(dir);

@@ -1,5 +1,5 @@
 import { TeampassWsError } from '../errors.js';
-import { LEVELS, normaliseLevel, recordUsers, type Level, type LogRecord } from './log-record.js';
+import { LEVELS, recordUsers, type Level, type LogRecord } from './log-record.js';
 
 export interface LogFilterOptions {
   /** Show this level and the more severe ones. */
@@ -33,7 +33,8 @@ export function parseSince(text: string, now: Date = new Date()): Date {
 }
 
 export function parseLevel(text: string): Level {
-  const level = normaliseLevel(text);
+  // Only the levels --help lists: an alias ("warning") that works here but nowhere else surprises.
+  const level = LEVELS.find((l) => l === text.trim().toLowerCase());
   if (!level) {
     throw new TeampassWsError('INPUT', `--level "${text}" is not a log level.`, { suggestion: `Use one of ${LEVELS.join(', ')}: it shows that level and the more severe ones.` });
   }

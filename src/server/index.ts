@@ -6,7 +6,6 @@ import { AccessCache, MiscSettings } from '../access/index.js';
 import { Authenticator, JwtKeyring } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { databaseError, type Database } from '../db/index.js';
-import { TeampassWsError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { PingFrame } from '../protocol/index.js';
@@ -21,6 +20,7 @@ import { httpHandler, isWebsocketPath, rejectUpgrade } from './http-routes.js';
 import { refreshAccess } from './notify.js';
 import { OriginPolicy } from './origin.js';
 import { Presence } from './presence.js';
+import { listenError } from './listen-error.js';
 import { FailedAuthLimiter } from './rate-limit.js';
 import { ConnectionRegistry } from './registry.js';
 import { SessionMonitor } from './session-monitor.js';
@@ -28,6 +28,7 @@ import { readUpgradeRequest } from './upgrade-request.js';
 
 export type { ConnectionDirectory, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from './delivery.js';
 export { CloseCode } from '../protocol/index.js';
+export { assertCanListen } from './listen-error.js';
 
 export interface ServerDeps {
   config: Config;
@@ -199,20 +200,4 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
       return boundPort;
     },
   };
-}
-
-function listenError(err: NodeJS.ErrnoException, host: string, port: number): TeampassWsError {
-  if (err.code === 'EADDRINUSE') {
-    return new TeampassWsError('IO', `Port ${port} on ${host} is already in use.`, {
-      suggestion: 'Stop the other daemon (TeamPass\'s PHP one: systemctl stop teampass-websocket) or choose another --port.',
-      cause: err,
-    });
-  }
-  if (err.code === 'EACCES') {
-    return new TeampassWsError('IO', `Not allowed to listen on ${host}:${port}.`, { suggestion: 'Use a port above 1023, or give the service the capability to bind it.', cause: err });
-  }
-  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {
-    return new TeampassWsError('IO', `Cannot listen on ${host}: no such local address.`, { suggestion: 'Set --host to an address of this machine, e.g. 127.0.0.1 or 0.0.0.0.', cause: err });
-  }
-  return new TeampassWsError('IO', `Cannot listen on ${host}:${port}: ${err.message}`, { cause: err });
 }

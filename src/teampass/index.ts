@@ -22,3 +22,4 @@ export { parsePhpDefines, parseSettingsPhp } from './php-defines.js';
 export type { ParsePhpOptions, PhpArray, PhpConstantRef, PhpDefine, PhpExpression, PhpScalar, PhpValue } from './php-defines.js';
 export { readTeampassSettings, DEFAULT_DB_ENCODING, DEFAULT_DB_PORT, DEFAULT_DB_PREFIX } from './settings.js';
 export type { TeampassDbSettings, TeampassSettings, TeampassSsl } from './settings.js';
+export { locateTeampass, USUAL_TEAMPASS_ROOTS } from './locate.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Database } from '../../src/db/index.js';
 import { startDaemon, type Daemon } from '../browser/browser-harness.js';
 import { openTestDatabase, tempDir } from '../helpers/backends.js';
-import { ROOT, runCli } from '../helpers/cli.js';
+import { ROOT, runCli, startCliOnTerminal } from '../helpers/cli.js';
 import { freePort } from '../helpers/mariadb.js';
 
 interface Banner {
@@ -97,8 +97,10 @@ describe('serve --demo (the CLI as a process)', function () {
     expect(get.headers.get('allow')).to.equal('POST');
   });
 
-  it('runs the same demo when no database is configured at all, and keeps the dataset across restarts', async () => {
-    daemon = await startDaemon([], { cwd });
+  it('runs the same demo for a bare serve at a terminal, and keeps the dataset across restarts', async () => {
+    const port = await freePort();
+    const cli = startCliOnTerminal(['serve', '--host', '127.0.0.1', '--port', String(port)], { cwd });
+    daemon = { port, cli, httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/ws` };
     await daemon.cli.waitFor(/pat\s+[a-f0-9]{64}/);
     const first = readBanner(daemon.cli.output());
     expect(daemon.cli.output()).to.match(/DEMO MODE: NOT CONNECTED TO TEAMPASS/);

@@ -157,7 +157,7 @@ forEachBackend('emit', (backend) => {
     expect(r.code).to.equal(1);
     expect(r.stdout).to.match(/Event \d+ written/);
     expect(r.stderr).to.match(/not processed within 0\.5 s/);
-    expect(r.stdout).to.contain('Is a daemon running');
+    expect(r.stderr).to.contain('Is a daemon running');
   });
 
   it('refuses a database without the websocket tables', async () => {

@@ -113,7 +113,7 @@ describe('install-systemd', () => {
     const refused = await runCli(['install-systemd', '--config', configFile, '--output', out, '--user', 'daemon']);
     expect(refused.code).to.equal(1);
     expect(refused.stderr).to.contain("already exists and runs TeamPass's PHP daemon");
-    expect(refused.stdout).to.contain('--force');
+    expect(refused.stderr).to.contain('--force');
     expect(readFileSync(out, 'utf8'), 'nothing replaced').to.equal(php);
 
     const forced = await runCli(['install-systemd', '--config', configFile, '--output', out, '--user', 'daemon', '--force']);

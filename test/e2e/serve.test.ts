@@ -200,9 +200,9 @@ describe('serve --teampass-root (a TeamPass 3.1 install on MariaDB, the CLI as a
 describe('serve with no database named (the CLI as a process)', function () {
   this.timeout(120_000);
 
-  it('uses the embedded demo database and says loudly that it is not TeamPass', async () => {
+  it('with --demo, uses the embedded demo database and says loudly that it is not TeamPass', async () => {
     const cwd = tempDir('tpws-serve-embedded-');
-    const { cli, port } = await serve([], cwd);
+    const { cli, port } = await serve(['--demo'], cwd);
     try {
       expect(cli.output()).to.match(/NOT CONNECTED TO TEAMPASS/);
       expect(cli.output()).to.contain('teampass-ws-demo.sqlite');

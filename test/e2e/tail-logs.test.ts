@@ -25,7 +25,7 @@ describe('tail-logs', () => {
   after(cleanupTempDirs);
 
   it("prints the last lines of the daemon's own log, found through the configuration", async () => {
-    const logger = createLogger({ level: 'debug', file, console: 'none' });
+    const logger = createLogger({ level: 'debug', file });
     for (let i = 1; i <= 30; i++) logger.info(`poll ${i}`, { events: i });
     logger.warn('slow consumer closed', { user_id: 12, token: 'a'.repeat(64) });
     logger.error('database unreachable', { code: 'ECONNREFUSED' });
@@ -92,7 +92,7 @@ describe('tail-logs', () => {
     const none = await runCli(['tail-logs'], { cwd: dir });
     expect(none.code).to.equal(1);
     expect(none.stderr).to.contain('No log file is configured');
-    expect(none.stdout).to.contain('journalctl -u teampass-websocket');
+    expect(none.stderr).to.contain('journalctl -u teampass-websocket');
     const missing = await runCli(['tail-logs', path.join(dir, 'nope.log')]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.match(/Cannot read the log file .*nope\.log: no such file/);

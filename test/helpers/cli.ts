@@ -48,23 +48,46 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 
 export interface RunningCli {
   child: ChildProcess;
+  /** Standard output and standard error, interleaved as they arrived. */
   output(): string;
+  /** Standard output alone. */
+  stdout(): string;
   /** Resolves when stdout+stderr match; rejects on exit or timeout with what was printed. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** SIGTERM, then the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+const shellQuote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
+
 /** Starts a long-running command (serve, tail-logs -f) as a process. */
 export function startCli(args: string[], opts: CliOptions = {}): RunningCli {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: 'pipe' });
+  return watchChild(child);
+}
+
+/**
+ * Starts a command on a terminal of its own (standard input and output a pseudo-terminal, made
+ * by util-linux's `script`), as an admin typing it would; SIGTERM to `script` reaches it.
+ */
+export function startCliOnTerminal(args: string[], opts: CliOptions = {}): RunningCli {
+  const command = [process.execPath, BIN, ...args].map(shellQuote).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: 'pipe' });
+  return watchChild(child);
+}
+
+function watchChild(child: ChildProcess): RunningCli {
   let out = '';
+  let stdout = '';
   const waiters = new Set<() => void>();
   const onData = (d: Buffer) => {
     out += d.toString();
     for (const w of [...waiters]) w();
   };
-  child.stdout!.on('data', onData);
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    onData(d);
+  });
   child.stderr!.on('data', onData);
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) =>
@@ -77,6 +100,7 @@ export function startCli(args: string[], opts: CliOptions = {}): RunningCli {
   return {
     child,
     output: () => out,
+    stdout: () => stdout,
     waitFor(pattern, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

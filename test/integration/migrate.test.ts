@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import mysql from 'mysql2/promise';
 import { createTeampassTables, type Database } from '../../src/db/index.js';
 import { indexColumns } from '../../migrations/inspect.js';
-import { forEachBackend, openTestDatabase } from '../helpers/backends.js';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { forEachBackend, openTestDatabase, tempDir } from '../helpers/backends.js';
 import { runCli } from '../helpers/cli.js';
 
 forEachBackend('migrate', (backend) => {
@@ -192,7 +194,7 @@ describe('migrate with a bad database', () => {
     const r = await runCli(['migrate', '--db', 'postgres://u@h/db']);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.contain('Unsupported database scheme "postgres"');
-    expect(r.stdout).to.contain('--db mysql://');
+    expect(r.stderr).to.contain('--db mysql://');
   });
 
   it('says connection refused in one line, without a stack trace', async () => {
@@ -237,6 +239,38 @@ describe('migrate with a bad database', () => {
       expect(r.code).to.equal(1);
       expect(r.stderr).to.contain('access denied');
       expect(r.stdout + r.stderr).not.to.contain('wr0ng-pass');
+    });
+
+    it('takes the database as separate keys, a password with URL characters unescaped', async () => {
+      const { mariaDb } = await import('../helpers/mariadb.js');
+      const server = (await mariaDb())!;
+      const url = await server.createDatabase();
+      const name = new URL(url).pathname.slice(1);
+      const password = 'p@ss:w/rd%41?#';
+      const root = await openTestDatabase(url);
+      try {
+        await root.knex.raw(`CREATE USER IF NOT EXISTS 'limited'@'%' IDENTIFIED BY ?`, [password]);
+        await root.knex.raw(`GRANT ALL ON \`${name}\`.* TO 'limited'@'%'`);
+      } finally {
+        await root.close();
+      }
+      const dir = tempDir('tpws-db-keys-');
+      const passwordFile = path.join(dir, 'db-password');
+      writeFileSync(passwordFile, `${password}\n`);
+      const keys = ['--db-host', '127.0.0.1', '--db-port', String(server.port), '--db-user', 'limited'];
+      const ok = await runCli(['migrate', ...keys, '--db-password', password, '--db-name', name]);
+      expect(ok.code, ok.stderr).to.equal(0);
+      expect(ok.stdout).to.contain(`mysql://limited@127.0.0.1:${server.port}/${name}`);
+      const fromFile = await runCli(['migrate', ...keys, '--db-password-file', passwordFile, '--db-name', name, '--status']);
+      expect(fromFile.code, fromFile.stderr).to.equal(0);
+
+      // The same user and a database that does not exist: MariaDB answers "access denied to
+      // database", exactly as for one the user may not use. Both are said; the password was right.
+      const missing = await runCli(['migrate', ...keys, '--db-password', password, '--db-name', 'no_such_db_here']);
+      expect(missing.code).to.equal(1);
+      expect(missing.stderr).to.match(/database no_such_db_here does not exist, or the user limited has no privilege on it/);
+      expect(missing.stderr).to.not.match(/password/i);
+      expect(missing.stdout + missing.stderr).to.not.contain(password);
     });
 
     it('says the database does not exist', async () => {

@@ -59,7 +59,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 export async function startTestServer(db: Database, options: TestServerOptions = {}): Promise<TestServer> {
   const config = testConfig(options.config);
   const logFile = path.join(tempDir('tpws-log-'), 'daemon.log');
-  const logger: Logger = createLogger({ level: 'debug', file: logFile, console: 'none' });
+  const logger: Logger = createLogger({ level: 'debug', file: logFile });
   const metrics = createMetrics({ processMetrics: false });
   const server = createServer({ config, tokenMode: options.tokenMode ?? 'reusable', db, logger, metrics, teampass: options.teampass, routes: options.routes, instanceId: options.instanceId });
   let bridge: EventBridge | undefined;

@@ -77,7 +77,8 @@ describe('log lines', () => {
     };
     expect(run({})).to.deep.equal(lines);
     expect(run({ level: 'warn' })).to.deep.equal(lines.slice(1, 4));
-    expect(run({ level: 'warning' })).to.deep.equal(lines.slice(1, 4));
+    expect(run({ level: 'WARN' }), 'case does not matter').to.deep.equal(lines.slice(1, 4));
+    expect(() => run({ level: 'warning' }), 'only the listed levels').to.throw(/not a log level/);
     expect(run({ user: '2' })).to.deep.equal(lines.slice(1, 4));
     expect(run({ user: 'alice' })).to.deep.equal(lines.slice(4));
     expect(run({ since: '1h' })).to.deep.equal(lines.slice(4));

@@ -1,0 +1,58 @@
+import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir } from '../helpers/backends.js';
+import { runCli } from '../helpers/cli.js';
+
+// eslint-disable-next-line no-control-regex
+const ESCAPE = /\u001b\[/;
+
+describe('the commands behave alike (the CLI as a process)', function () {
+  this.timeout(60_000);
+
+  it('teampass-ws alone prints the help and exits 1; --help exits 0', async () => {
+    const bare = await runCli([]);
+    expect(bare.code).to.equal(1);
+    expect(bare.stderr).to.contain('Usage: teampass-ws');
+    const help = await runCli(['--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.contain('Usage: teampass-ws');
+  });
+
+  it('--help shows the defaults of the configuration flags', async () => {
+    const r = await runCli(['serve', '--help']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout.replace(/\s+/g, ' ')).to.match(/--port <value> TCP port for websocket and HTTP \(default: 8080\)/);
+    expect(r.stdout.replace(/\s+/g, ' ')).to.match(/--poll-interval-ms <value> .*\(default: 200\)/);
+  });
+
+  it('honours NO_COLOR and --no-color', async () => {
+    const dir = tempDir('tpws-colour-');
+    const coloured = await runCli(['tail-logs', dir], { env: { FORCE_COLOR: '1', NO_COLOR: '' } });
+    expect(coloured.stderr, 'colours when forced and not refused').to.match(ESCAPE);
+    const noColor = await runCli(['tail-logs', dir], { env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
+    expect(noColor.stderr).to.not.match(ESCAPE);
+    const flag = await runCli(['tail-logs', dir, '--no-color'], { env: { FORCE_COLOR: '1', NO_COLOR: '' } });
+    expect(flag.code).to.equal(1);
+    expect(flag.stderr).to.contain('is a folder');
+    expect(flag.stderr).to.not.match(ESCAPE);
+  });
+
+  it('tail-logs --level takes only the levels it lists', async () => {
+    const dir = tempDir('tpws-level-');
+    const log = path.join(dir, 'ws.log');
+    writeFileSync(log, '{"level":"warn","message":"hello"}\n');
+    const r = await runCli(['tail-logs', log, '--level', 'warning']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/--level "warning" is not a log level/);
+    expect(r.stderr).to.match(/error, warn, info, debug/);
+    expect((await runCli(['tail-logs', log, '--level', 'WARN'])).code).to.equal(0);
+  });
+
+  it('migrate --force without --rollback is a usage error', async () => {
+    const dir = tempDir('tpws-force-');
+    const r = await runCli(['migrate', '--db', `sqlite:${path.join(dir, 'ws.sqlite')}`, '--force'], { cwd: dir });
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/--force only goes with --rollback/);
+  });
+});
