@@ -16,6 +16,8 @@ export interface RecoveryDeps {
   /** The poller's dispatched position, read synchronously. */
   position(): number;
   batchSize: number;
+  /** Events whose frame is larger are never sent, replayed neither. */
+  maxEventBytes: number;
 }
 
 /**
@@ -62,7 +64,7 @@ export class Recovery {
         if (rows.length === 0) break;
         for (const row of rows) {
           after = Number(row.id);
-          const event = parseEventRow(row);
+          const event = parseEventRow(row, this.deps.maxEventBytes);
           if (isBadEvent(event) || event.eventType === 'session_expired') continue;
           if (!mayReceive(target, event) || !inScope(event, scope)) continue;
           target.deliverReplayed(event.id, event.frame);

@@ -18,8 +18,8 @@ export interface Received {
 }
 
 /**
- * A connection as the seam describes it, minus the socket: drops ids at or below the last sent,
- * queues live frames during a replay and flushes the newer ones at its end.
+ * A connection as the seam describes it, minus the socket: sends each id once (a late one too),
+ * queues live frames during a replay and flushes the ones not replayed at its end.
  */
 export class RecordingTarget implements DeliveryTarget {
   static next = 0;
@@ -29,7 +29,7 @@ export class RecordingTarget implements DeliveryTarget {
   readonly access = new Set<number>();
   kbSubscribed = false;
   closed: { code: number; reason: string } | undefined;
-  private lastSent = 0;
+  private readonly sent = new Set<number>();
   private queue: Array<{ id: number; frame: string }> | undefined;
 
   constructor(
@@ -86,8 +86,8 @@ export class RecordingTarget implements DeliveryTarget {
   }
 
   private send(id: number, raw: string, replayed: boolean): void {
-    if (id <= this.lastSent) return;
-    this.lastSent = id;
+    if (this.sent.has(id)) return;
+    this.sent.add(id);
     this.received.push({ id, raw, frame: JSON.parse(raw) as Received['frame'], replayed });
   }
 }
