@@ -59,7 +59,7 @@ export class Recovery {
     try {
       const recovered = isRecoverable(sinceId, await this.query(this.deps.repo.bounds()), upTo);
       let after = sinceId;
-      while (after < upTo) {
+      while (after < upTo && target.isOpen) {
         const rows = await this.query(this.deps.repo.readAfter(after, this.deps.batchSize, upTo));
         if (rows.length === 0) break;
         for (const row of rows) {

@@ -114,6 +114,10 @@ export class Connection implements DeliveryTarget {
     for (const q of queued) this.sendLive(q.id, q.frame, q.settledId);
   }
 
+  get isOpen(): boolean {
+    return this.socket.isOpen;
+  }
+
   get replaying(): boolean {
     return this.replays > 0;
   }

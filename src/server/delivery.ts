@@ -25,6 +25,8 @@ export interface DeliveryTarget {
   deliverReplayed(eventId: number, frame: string): void;
   /** Ends the replay: the queued live frames it did not send are sent, in the order they came. */
   endReplay(): void;
+  /** False once the client is gone or closing: a replay to it stops. */
+  readonly isOpen: boolean;
   /** Closes with a websocket close code, after any frames already sent. */
   close(code: number, reason: string): void;
 }

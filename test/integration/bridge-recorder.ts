@@ -77,6 +77,10 @@ export class RecordingTarget implements DeliveryTarget {
     this.closed = { code, reason };
   }
 
+  get isOpen(): boolean {
+    return this.closed === undefined;
+  }
+
   ids(): number[] {
     return this.received.map((r) => r.id);
   }

@@ -19,6 +19,10 @@ export interface SteeredClient {
   comeBack(): void;
   /** Cuts the connection once `n` more event frames have reached it. */
   dropAfter(n: number): void;
+  /** Each new connection is cut after the next count of event frames, until the list is used up. */
+  planDrops(counts: number[]): void;
+  /** Planned drops not done yet. */
+  dropsLeft(): number;
   /** How many sockets the client opened that reached the daemon. */
   readonly logins: number;
   stop(): Promise<void>;
@@ -40,6 +44,7 @@ export async function steeredClient(url: string, token: string): Promise<Steered
   let frames = 0;
   let logins = 0;
   let current: WebSocket | undefined;
+  let planned: number[] = [];
 
   class SteeredSocket extends WebSocket {
     constructor(target: string, protocols?: string | string[]) {
@@ -48,6 +53,7 @@ export async function steeredClient(url: string, token: string): Promise<Steered
       current = this;
       frames = 0;
       logins += 1;
+      if (planned.length > 0) dropIn = planned.shift();
       this.on('message', (raw) => {
         if (!String(raw).startsWith('{"type":"event"')) return;
         frames += 1;
@@ -88,6 +94,10 @@ export async function steeredClient(url: string, token: string): Promise<Steered
     dropAfter(n: number) {
       dropIn = n;
     },
+    planDrops(counts: number[]) {
+      planned = [...counts];
+    },
+    dropsLeft: () => planned.length + (dropIn === undefined ? 0 : 1),
     get logins() {
       return logins;
     },
