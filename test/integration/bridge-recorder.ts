@@ -204,7 +204,7 @@ export interface BridgeHarness {
 }
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...defaultConfig(), poll_interval_ms: 20, gap_grace_ms: 5_000, cleanup_interval_sec: 3600, wake_port: 0, ...overrides };
+  return { ...defaultConfig(), poll_interval_ms: 20, cleanup_interval_sec: 3600, wake_port: 0, ...overrides };
 }
 
 /** A bridge with its own directory, hooks, logger and metrics; started. */
