@@ -15,7 +15,16 @@ export interface RoutableEvent {
   readonly frame: string;
 }
 
-export type BadEventReason = 'invalid_payload' | 'unknown_target_type' | 'missing_target_id' | 'missing_event_type';
+/**
+ * The frame sent live: the event's frame plus `settled_event_id`, the poller's settled watermark
+ * (every id at or below it was sent before this frame, or is gone). Built once per event.
+ * Replayed frames go without it: a replay covers one channel at a time.
+ */
+export function liveFrame(event: RoutableEvent, settledId: number): string {
+  return `${event.frame.slice(0, -1)},"settled_event_id":${settledId}}`;
+}
+
+export type BadEventReason = 'invalid_payload' | 'unknown_target_type' | 'missing_target_id' | 'missing_event_type' | 'too_large';
 
 export interface BadEvent {
   readonly id: number;
@@ -55,8 +64,12 @@ function optionalInt(value: unknown): number | null {
   return null;
 }
 
-/** Checks one row and builds its frame; a row that cannot be delivered comes back as a BadEvent. */
-export function parseEventRow(row: EventRow): ParsedEvent {
+/**
+ * Checks one row and builds its frame; a row that cannot be delivered comes back as a BadEvent.
+ * A frame over `maxFrameBytes` is one too: sent, it would close every recipient as a slow
+ * consumer, and a recovering client would ask for it again, forever.
+ */
+export function parseEventRow(row: EventRow, maxFrameBytes = Infinity): ParsedEvent {
   const id = Number(row.id);
   const eventType = typeof row.event_type === 'string' ? row.event_type : '';
   if (!eventType) return { id, bad: 'missing_event_type', detail: 'event_type is empty' };
@@ -73,6 +86,8 @@ export function parseEventRow(row: EventRow): ParsedEvent {
   const frame =
     `{"type":"event","event":${JSON.stringify(eventType)},"data":${payload.text},` +
     `"timestamp":${Number.isFinite(timestamp) ? Math.trunc(timestamp) : 0},"event_id":${id}}`;
+  const bytes = Buffer.byteLength(frame);
+  if (bytes > maxFrameBytes) return { id, bad: 'too_large', detail: `its frame is ${bytes} bytes, over max_event_bytes (${maxFrameBytes})` };
   return {
     id,
     eventType,

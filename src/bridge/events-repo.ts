@@ -93,9 +93,11 @@ export class EventsRepository {
    * primary key at once, locked by its open transaction: a NOWAIT locking read fails on such a row,
    * returns it when it has committed, and returns nothing when the id was rolled back or never
    * used. READ COMMITTED keeps the read from taking gap locks that would block producers' INSERTs.
-   * SQLite commits ids in order, so it never needs this.
+   * SQLite has one writer and its ids become visible in order: an id missing below a visible one
+   * never commits later, so it is absent.
    */
   async probeGap(from: number, to: number): Promise<GapProbe> {
+    if (this.db.client !== 'mysql') return 'absent';
     if (!this.probeSupported) return 'unsupported';
     const { knex, t } = this.db;
     try {
@@ -111,7 +113,7 @@ export class EventsRepository {
       const e = err as { errno?: number; code?: string };
       // 1205 lock wait timeout (MariaDB's NOWAIT), 3572 ER_LOCK_NOWAIT (MySQL 8), 1213 deadlock.
       if (e.errno === 1205 || e.errno === 3572 || e.errno === 1213) return 'in_flight';
-      // MySQL 5.7 has no NOWAIT: fall back to waiting out the grace period.
+      // MySQL 5.7 has no NOWAIT: the ids stay watched until gap_grace_ms.
       if (e.errno === 1064 || e.code === 'ER_PARSE_ERROR') {
         this.probeSupported = false;
         return 'unsupported';

@@ -48,9 +48,9 @@ export function createEventBridge(deps: EventBridgeDeps): EventBridge {
   const router = new EventRouter({ directory: deps.directory, hooks: deps.hooks, metrics, logger });
   const poller = new EventPoller(
     { repo, router, logger, metrics },
-    { pollIntervalMs: config.poll_interval_ms, batchSize: config.poll_batch_size, gapGraceMs: config.gap_grace_ms },
+    { pollIntervalMs: config.poll_interval_ms, batchSize: config.poll_batch_size, watchMs: missingIdWatchMs(config), maxEventBytes: config.max_event_bytes },
   );
-  const recovery = new Recovery({ db, repo, position: () => poller.position, batchSize: config.poll_batch_size });
+  const recovery = new Recovery({ db, repo, position: () => poller.position, batchSize: config.poll_batch_size, maxEventBytes: config.max_event_bytes });
   const cleanup = new Cleanup(db, { retentionHours: config.event_retention_hours, intervalSec: config.cleanup_interval_sec }, logger);
   let wake: WakeListener | undefined;
   let started: Promise<void> | undefined;
@@ -75,6 +75,7 @@ export function createEventBridge(deps: EventBridgeDeps): EventBridge {
       poll_interval_ms: config.poll_interval_ms,
       wake_port: wake?.port ?? 0,
       gap_grace_ms: config.gap_grace_ms,
+      max_event_bytes: config.max_event_bytes,
     });
   };
 
@@ -89,7 +90,13 @@ export function createEventBridge(deps: EventBridgeDeps): EventBridge {
     pollNow: () => poller.pollNow(),
     wakePort: () => wake?.port ?? 0,
     lastEventId: () => poller.position,
+    settledEventId: () => poller.settled,
     replay: (target, sinceId, scope) => recovery.replay(target, sinceId, scope),
     health: () => poller.health(),
   };
+}
+
+/** How long a missing id is watched for a late commit: gap_grace_ms, or (0) the event retention. */
+export function missingIdWatchMs(config: Pick<Config, 'gap_grace_ms' | 'event_retention_hours'>): number {
+  return config.gap_grace_ms > 0 ? config.gap_grace_ms : config.event_retention_hours * 3_600_000;
 }

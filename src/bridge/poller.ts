@@ -4,15 +4,16 @@ import type { Metrics } from '../metrics/index.js';
 import type { FeedHealth } from '../server/delivery.js';
 import { isBadEvent, parseEventRow } from './event-frame.js';
 import type { EventsRepository } from './events-repo.js';
-import { findGaps, GapTracker, type IdRange } from './gap-tracker.js';
-import { LateCommitWatch } from './late-commits.js';
+import { MissingIds, type IdRange } from './gap-tracker.js';
 import type { EventRouter } from './router.js';
 
 export interface PollerOptions {
   pollIntervalMs: number;
   batchSize: number;
-  /** How long a missing id is waited for before the events after it go out without it (ms). */
-  gapGraceMs: number;
+  /** How long a missing id is watched for a late commit before it is taken as gone (ms). */
+  watchMs: number;
+  /** Events whose frame is larger are logged, counted and never sent (bytes). */
+  maxEventBytes: number;
 }
 
 export interface PollerDeps {
@@ -28,28 +29,31 @@ export interface PollerDeps {
  * the row, an INSERT has the id without a row to lock, so a probe could call it absent.
  */
 const PROBE_MIN_AGE_MS = 200;
+/** Locking probes per poll, lowest runs first (they hold the settled watermark). */
+const PROBES_PER_POLL = 4;
+/** Runs of missing ids watched at once; past this the oldest is taken as gone, with a warning. */
+const MAX_MISSING_RUNS = 1_000;
+/** Runs re-read per poll. */
+const RUNS_PER_READ = 200;
 const MAX_BACKOFF_MS = 5_000;
-/** Ids given up are watched this long (at least) for a late commit worth a warning. */
-const LATE_WATCH_MIN_MS = 60_000;
-
-type GapVerdict = 'given_up' | 'hold' | 'reread';
 
 /**
- * Reads websocket_events after its own cursor and hands each row to the router, in id order.
+ * Reads websocket_events after its own read position and hands each row to the router.
  *
- * Ordering across a gap: a connection drops any event id at or below the last one it sent, so an
- * id that commits after a higher one cannot be sent late. The poller therefore holds dispatch at
- * the first missing id until that id commits (then both go out in order), until a locking probe
- * shows nothing holds it (a rollback: given up at once), or until gap_grace_ms has passed (given
- * up; a later commit is logged and left to recovery). Nothing after the gap is buffered: each
- * poll re-reads from the cursor, so memory stays bounded by one batch.
+ * No event waits on another transaction: rows go out as soon as a poll sees them, in id order
+ * within the poll. An id missing below a visible one (InnoDB makes ids visible at COMMIT, not in
+ * id order) is watched: every poll re-reads the missing ids, and one that commits is delivered
+ * live then, once. A locking probe tells a rolled-back id (settled at once) from an open
+ * transaction (kept); an id still missing after `watchMs` is taken as gone.
+ *
+ * The settled watermark is the id below which nothing is missing: every id at or below it was
+ * delivered or is gone. Live frames carry it, so a client resumes from it and never from the
+ * highest id it saw (a late id below that would be lost).
  */
 export class EventPoller {
-  private cursor = 0;
-  private highestRead = 0;
+  private readPosition = 0;
   private readonly unmarked: number[] = [];
-  private readonly gaps = new GapTracker();
-  private readonly late = new LateCommitWatch();
+  private readonly missing = new MissingIds();
   private reachable = true;
   private lastSuccessMs: number;
   private failures = 0;
@@ -70,22 +74,27 @@ export class EventPoller {
   /** Starts polling for ids above `afterId`. */
   start(afterId: number): void {
     if (this.state !== 'idle') return;
-    this.cursor = afterId;
-    this.highestRead = afterId;
+    this.readPosition = afterId;
     this.lastSuccessMs = this.clock();
     this.state = 'running';
     this.run();
   }
 
-  /** Every id at or below this has been dispatched (or given up); read synchronously by recovery. */
+  /** The highest id read and dispatched; read synchronously by recovery. */
   get position(): number {
-    return this.cursor;
+    return this.readPosition;
+  }
+
+  /** Every id at or below this was dispatched or is gone. */
+  get settled(): number {
+    const first = this.missing.first;
+    return first === undefined ? this.readPosition : Math.min(this.readPosition, first - 1);
   }
 
   health(): FeedHealth {
     const pollLagMs = Math.max(0, this.clock() - this.lastSuccessMs);
     this.deps.metrics.pollLagSeconds.set(pollLagMs / 1000);
-    return { dbReachable: this.reachable, pollLagMs, lastEventId: this.cursor };
+    return { dbReachable: this.reachable, pollLagMs, lastEventId: this.readPosition };
   }
 
   /** Polls at once; while a poll runs, one more follows it. While the database is down, backoff rules. */
@@ -122,103 +131,80 @@ export class EventPoller {
   private async pollOnce(): Promise<number> {
     let rows: EventRow[];
     try {
-      rows = await this.deps.repo.readAfter(this.cursor, this.opts.batchSize);
+      rows = await this.deps.repo.readAfter(this.readPosition, this.opts.batchSize);
     } catch (err) {
       return this.failed(err);
     }
     this.succeeded();
     try {
-      const delay = await this.dispatchRows(rows);
+      if (rows.length > 0) this.deps.metrics.eventsPolled.inc(rows.length);
+      for (const row of rows) {
+        if (this.state === 'stopped') return 0;
+        const id = Number(row.id);
+        if (id <= this.readPosition) continue;
+        if (id > this.readPosition + 1) this.noteMissing({ from: this.readPosition + 1, to: id - 1 });
+        this.readPosition = id;
+        await this.dispatch(row, id);
+      }
+      await this.watchMissing();
       await this.flushMarks();
-      await this.watchLateCommits();
-      return delay;
+      return rows.length >= this.opts.batchSize ? 0 : this.opts.pollIntervalMs;
     } catch (err) {
       return this.failed(err);
     }
   }
 
-  private async dispatchRows(rows: EventRow[]): Promise<number> {
-    const ids = rows.map((r) => Number(r.id));
-    const fresh = ids.filter((id) => id > this.highestRead).length;
-    if (fresh > 0) {
-      this.deps.metrics.eventsPolled.inc(fresh);
-      this.highestRead = ids[ids.length - 1]!;
-    }
-    this.gaps.observe(findGaps(this.cursor, ids), ids.length > 0 ? ids[ids.length - 1]! : this.cursor, this.clock());
-    for (const row of rows) {
-      if (this.state === 'stopped') return 0;
+  private noteMissing(range: IdRange): void {
+    this.missing.add(range, this.clock());
+    while (this.missing.size > MAX_MISSING_RUNS) this.giveUp(this.missing.list(1)[0]!, `more than ${MAX_MISSING_RUNS} runs of missing ids are watched`);
+  }
+
+  /** Delivers missing ids that have committed since, settles rolled-back ones, gives up expired ones. */
+  private async watchMissing(): Promise<void> {
+    if (this.missing.size === 0) return;
+    for (const row of await this.deps.repo.readRanges(this.missing.list(RUNS_PER_READ))) {
       const id = Number(row.id);
-      if (id > this.cursor + 1) {
-        const verdict = await this.resolveGap({ from: this.cursor + 1, to: id - 1 });
-        if (verdict === 'hold') return this.holdDelay();
-        if (verdict === 'reread') return 0;
-      }
+      if (this.state === 'stopped') return;
+      const since = this.missing.list().find((r) => r.from <= id && id <= r.to)?.since;
+      this.missing.remove(id);
+      this.deps.logger.info(`Event ${id} (${row.event_type}) committed after later ids; delivered now`, {
+        event_id: id,
+        late_ms: since === undefined ? undefined : this.clock() - since,
+      });
       await this.dispatch(row, id);
     }
-    return rows.length >= this.opts.batchSize ? 0 : this.opts.pollIntervalMs;
-  }
-
-  private async resolveGap(gap: IdRange): Promise<GapVerdict> {
-    const age = this.gaps.ageMs(gap, this.clock());
-    if (age >= this.opts.gapGraceMs) {
-      // The rows were read before any hook awaited: look once more before giving the ids up.
-      if ((await this.deps.repo.readRanges([gap])).length > 0) return 'reread';
-      this.giveUp(gap, 'grace');
-      return 'given_up';
-    }
-    if (age >= PROBE_MIN_AGE_MS) {
-      const probe = await this.deps.repo.probeGap(gap.from, gap.to);
-      if (probe === 'absent') {
-        this.giveUp(gap, 'absent');
-        return 'given_up';
-      }
-      if (probe === 'committed') return 'reread';
-    }
-    return 'hold';
-  }
-
-  private giveUp(gap: IdRange, why: 'grace' | 'absent'): void {
-    const ids = gap.from === gap.to ? `${gap.from}` : `${gap.from}-${gap.to}`;
-    if (why === 'grace') {
-      this.deps.logger.warn(`Event id ${ids} did not commit within gap_grace_ms (${this.opts.gapGraceMs} ms); the events after it go out without it`, {
-        from: gap.from,
-        to: gap.to,
-      });
-    } else {
-      this.deps.logger.debug(`Event id ${ids} is held by no transaction (rolled back or never used); moving on`, { from: gap.from, to: gap.to });
-    }
-    this.late.add(gap, this.clock(), Math.max(LATE_WATCH_MIN_MS, 6 * this.opts.gapGraceMs));
-    this.cursor = gap.to;
-    this.gaps.resolvedUpTo(gap.to);
-  }
-
-  /** Until the first gap is due for a probe or its grace ends, but never longer than the poll interval. */
-  private holdDelay(): number {
     const nowMs = this.clock();
-    const gap = { from: this.cursor + 1, to: this.cursor + 1 };
-    const age = this.gaps.ageMs(gap, nowMs);
-    const dueIn = [this.opts.gapGraceMs - age, PROBE_MIN_AGE_MS - age].filter((ms) => ms > 0);
-    return Math.max(1, Math.min(this.opts.pollIntervalMs, ...dueIn));
+    for (const run of this.missing.list(PROBES_PER_POLL)) {
+      const age = nowMs - run.since;
+      if (age >= this.opts.watchMs) {
+        this.giveUp(run, `it did not commit within ${Math.round(this.opts.watchMs / 1000)} s (gap_grace_ms, else event_retention_hours)`);
+        continue;
+      }
+      if (age < PROBE_MIN_AGE_MS) continue;
+      // 'committed' rows are read by the next poll; 'in_flight' and 'unsupported' stay watched.
+      if ((await this.deps.repo.probeGap(run.from, run.to)) === 'absent') {
+        this.missing.drop(run);
+        this.deps.logger.debug(`Event id ${label(run)} is held by no transaction (rolled back or never used); settled`, { from: run.from, to: run.to });
+      }
+    }
+  }
+
+  private giveUp(run: IdRange, why: string): void {
+    this.missing.drop(run);
+    this.deps.logger.warn(`Event id ${label(run)} is no longer watched: ${why}; if it commits later, no client gets it`, { from: run.from, to: run.to });
+    this.deps.metrics.badEvents.inc({ reason: 'never_committed' });
   }
 
   private async dispatch(row: EventRow, id: number): Promise<void> {
-    const event = parseEventRow(row);
+    this.unmarked.push(id);
+    const event = parseEventRow(row, this.opts.maxEventBytes);
     if (isBadEvent(event)) {
       this.deps.logger.warn(`Skipping event ${id}: ${event.detail}`, { event_id: id, reason: event.bad, event_type: row.event_type });
       this.deps.metrics.badEvents.inc({ reason: event.bad });
-      this.advance(id);
       return;
     }
-    this.deps.router.deliver(event);
-    // Recovery reads the position synchronously: it must cover exactly what was delivered.
-    this.advance(id);
+    this.deps.router.deliver(event, this.settled);
     await this.deps.router.afterDelivery(event);
-  }
-
-  private advance(id: number): void {
-    this.cursor = id;
-    this.gaps.resolvedUpTo(id);
-    this.unmarked.push(id);
   }
 
   private async flushMarks(): Promise<void> {
@@ -232,28 +218,13 @@ export class EventPoller {
     }
   }
 
-  private async watchLateCommits(): Promise<void> {
-    const ranges = this.late.active(this.clock());
-    if (ranges.length === 0) return;
-    for (const row of await this.deps.repo.readRanges(ranges)) {
-      const id = Number(row.id);
-      this.late.found(id);
-      this.deps.logger.warn(`Event ${id} (${row.event_type}) committed after its id was given up; live clients did not get it, a reconnect with since= recovers it`, {
-        event_id: id,
-        gap_grace_ms: this.opts.gapGraceMs,
-      });
-      this.deps.metrics.badEvents.inc({ reason: 'late_commit' });
-      this.unmarked.push(id);
-    }
-  }
-
   private succeeded(): void {
     this.lastSuccessMs = this.clock();
     this.failures = 0;
     this.deps.metrics.pollLagSeconds.set(0);
     if (!this.reachable) {
       this.reachable = true;
-      this.deps.logger.info('The events table answers again; delivering the events committed meanwhile', { after_event_id: this.cursor });
+      this.deps.logger.info('The events table answers again; delivering the events committed meanwhile', { after_event_id: this.readPosition });
     }
   }
 
@@ -265,10 +236,14 @@ export class EventPoller {
       this.reachable = false;
       this.deps.logger.warn('Cannot read the events table; retrying with backoff, connections stay open and no event is lost', {
         error: (err as Error).message,
-        after_event_id: this.cursor,
+        after_event_id: this.readPosition,
       });
     }
     const base = Math.max(this.opts.pollIntervalMs, 100);
     return Math.min(MAX_BACKOFF_MS, base * 2 ** Math.min(this.failures - 1, 10));
   }
+}
+
+function label(run: IdRange): string {
+  return run.from === run.to ? `${run.from}` : `${run.from}-${run.to}`;
 }

@@ -16,6 +16,8 @@ export interface RecoveryDeps {
   /** The poller's dispatched position, read synchronously. */
   position(): number;
   batchSize: number;
+  /** Events whose frame is larger are never sent, replayed neither. */
+  maxEventBytes: number;
 }
 
 /**
@@ -57,12 +59,12 @@ export class Recovery {
     try {
       const recovered = isRecoverable(sinceId, await this.query(this.deps.repo.bounds()), upTo);
       let after = sinceId;
-      while (after < upTo) {
+      while (after < upTo && target.isOpen) {
         const rows = await this.query(this.deps.repo.readAfter(after, this.deps.batchSize, upTo));
         if (rows.length === 0) break;
         for (const row of rows) {
           after = Number(row.id);
-          const event = parseEventRow(row);
+          const event = parseEventRow(row, this.deps.maxEventBytes);
           if (isBadEvent(event) || event.eventType === 'session_expired') continue;
           if (!mayReceive(target, event) || !inScope(event, scope)) continue;
           target.deliverReplayed(event.id, event.frame);

@@ -1,7 +1,7 @@
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../server/delivery.js';
-import type { RoutableEvent } from './event-frame.js';
+import { liveFrame, type RoutableEvent } from './event-frame.js';
 
 /**
  * The routing rule for one connection. Live delivery and recovery both ask it, so a replayed
@@ -48,14 +48,15 @@ export interface RouterDeps {
 export class EventRouter {
   constructor(private readonly deps: RouterDeps) {}
 
-  /** Sends the event's frame to every connection that may see it; returns how many got it. */
-  deliver(event: RoutableEvent): number {
+  /** Sends the event's live frame to every connection that may see it; returns how many got it. */
+  deliver(event: RoutableEvent, settledId: number): number {
     let sent = 0;
+    const frame = liveFrame(event, settledId);
     // Snapshot first: a delivery may close a connection and change the directory's sets.
     const recipients = [...candidates(this.deps.directory, event)].filter((t) => mayReceive(t, event));
     for (const target of recipients) {
       try {
-        target.deliver(event.id, event.frame);
+        target.deliver(event.id, frame, settledId);
         sent += 1;
       } catch (err) {
         this.deps.logger.warn('Could not deliver an event to a connection', { event_id: event.id, connection: target.id, error: (err as Error).message });

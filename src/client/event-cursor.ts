@@ -1,51 +1,54 @@
 /**
- * The client's memory of which events it has handed to the page: the highest event id (sent as
- * `since` on reconnect) and a bounded window of recent ids, so an event that arrives twice (a
- * replay overlapping live delivery) is dispatched once.
+ * The client's memory of which events it has handed to the page.
+ *
+ * The resume point (sent as `since` on reconnect) is the server's settled watermark, never the
+ * highest id seen: replays come channel by channel and a transaction can commit after later ids,
+ * so ids below the highest one seen may still be on their way. Every id at or below the
+ * watermark was received (the server says so only after sending them); the ids handed over above
+ * it are kept, so a replay or a late event is dispatched once. The server moves the watermark
+ * with every live event; until it does, the kept ids cover what a replay may send again.
  */
 export class EventCursor {
   private readonly seen = new Set<number>();
-  private readonly order: number[] = [];
-  /** Ids at or below this were evicted from the window; treated as already seen. */
-  private floor = 0;
-  private highest: number | null;
+  private watermark: number | null;
 
-  constructor(start: number | null = null, private readonly capacity = 4096) {
-    this.highest = start !== null && Number.isFinite(start) && start >= 0 ? Math.floor(start) : null;
-    if (this.highest !== null) this.floor = this.highest;
+  constructor(start: number | null = null) {
+    this.watermark = start !== null && Number.isFinite(start) && start >= 0 ? Math.floor(start) : null;
   }
 
   /** The id to resume after, or null when nothing is known yet. */
   get last(): number | null {
-    return this.highest;
+    return this.watermark;
+  }
+
+  /** Ids handed over above the resume point. */
+  get pending(): number {
+    return this.seen.size;
   }
 
   /**
-   * Sets the starting point when nothing is known yet (from `connected.last_event_id`): events
-   * up to it happened before this client existed.
+   * Sets the starting point when nothing is known yet (from `connected`): events up to it
+   * happened before this client existed.
    */
   startAt(id: number): void {
-    if (this.highest !== null || !Number.isFinite(id) || id < 0) return;
-    this.highest = Math.floor(id);
+    if (this.watermark !== null || !Number.isFinite(id) || id < 0) return;
+    this.watermark = Math.floor(id);
   }
 
-  /** Moves the resume point forward (history lost anyway); never backwards. */
-  skipTo(id: number): void {
-    if (!Number.isFinite(id)) return;
-    if (this.highest === null || id > this.highest) this.highest = Math.floor(id);
+  /**
+   * The server says every event at or below `id` was sent to this client before, or is gone:
+   * the resume point moves there (never backwards). Also used when history was lost anyway.
+   */
+  settle(id: number): void {
+    if (!Number.isFinite(id) || (this.watermark !== null && id <= this.watermark)) return;
+    this.watermark = Math.floor(id);
+    for (const seen of this.seen) if (seen <= id) this.seen.delete(seen);
   }
 
   /** True the first time an id is seen; false for a duplicate. */
   accept(id: number): boolean {
-    if (id <= this.floor || this.seen.has(id)) return false;
+    if ((this.watermark !== null && id <= this.watermark) || this.seen.has(id)) return false;
     this.seen.add(id);
-    this.order.push(id);
-    if (this.order.length > this.capacity) {
-      const evicted = this.order.shift()!;
-      this.seen.delete(evicted);
-      if (evicted > this.floor) this.floor = evicted;
-    }
-    if (this.highest === null || id > this.highest) this.highest = id;
     return true;
   }
 }

@@ -58,9 +58,10 @@ const noop = (): void => undefined;
 /**
  * TeamPass's browser client, same class name, constructor options, methods and events, so an
  * unmodified TeamPass page keeps working with it. What it adds:
- * - it remembers the last event id and reconnects with `?since=` (and `since_event_id` in each
- *   resubscribe, which is how the daemon replays folder events), holds the replayed events until
- *   the resubscribes are answered, then hands them over in id order, each id once;
+ * - it resumes after a reconnect with `?since=` (and `since_event_id` in each resubscribe, which
+ *   is how the daemon replays folder events) from the server's settled watermark, never from the
+ *   highest id it saw, holds the replayed events until the resubscribes are answered, then hands
+ *   them over in id order; each id is handed over once, also one that commits late;
  * - backoff with jitter; after close 4401/4403 (credentials refused or TeamPass session ended)
  *   it stops and emits `auth_failed` instead of retrying;
  * - it logs in again with the `reconnect_token` of the last `connected`;
@@ -146,7 +147,10 @@ export class TeamPassWebSocket {
     this.cursor = new EventCursor(options.lastEventId ?? null);
   }
 
-  /** The newest event id dispatched (or the server's newest at the first login); null before. */
+  /**
+   * The resume point: every event at or below it was handed over (or happened before the first
+   * login); null before the first login.
+   */
   getLastEventId(): number | null {
     return this.cursor.last;
   }
@@ -360,8 +364,14 @@ export class TeamPassWebSocket {
 
   private handleEvent(message: ServerMessage): void {
     if (typeof message.event !== 'string') return;
-    if (this.syncing) this.syncBuffer.push(message);
-    else this.dispatchEvent(message);
+    if (this.syncing) {
+      // Its settled_event_id may not cover the replays still running: the last resubscribe reply's does.
+      this.syncBuffer.push(message);
+      return;
+    }
+    this.dispatchEvent(message);
+    const settled = eventId(message.settled_event_id, true);
+    if (settled !== null) this.cursor.settle(settled);
   }
 
   private dispatchEvent(message: ServerMessage): void {
@@ -381,7 +391,7 @@ export class TeamPassWebSocket {
    * login replayed, so they can arrive out of order; sorting them restores the order they were
    * written in, and the cursor drops the ones sent twice.
    */
-  private endSync(): void {
+  private endSync(settled: number | null = null): void {
     if (!this.syncing) return;
     this.syncing = false;
     const held = this.syncBuffer;
@@ -390,13 +400,15 @@ export class TeamPassWebSocket {
     // A server without event ids (the PHP daemon) replays nothing: keep its order.
     const ordered = ids.every((id) => id !== null) ? held.map((m, i) => ({ m, id: ids[i]! })).sort((a, b) => a.id - b.id).map((x) => x.m) : held;
     for (const m of ordered) this.dispatchEvent(m);
+    // Only when every resubscribe was answered: a connection cut halfway keeps the old resume point.
+    if (settled !== null) this.cursor.settle(settled);
   }
 
   private noteRecovered(reply: ServerMessage, since: number | null, serverLast: number | null): void {
     if (reply.recovered !== false || this.resyncEmitted || since === null) return;
     // The server no longer holds every event after `since`: the page must reload its lists.
     this.resyncEmitted = true;
-    if (serverLast !== null) this.cursor.skipTo(serverLast);
+    if (serverLast !== null) this.cursor.settle(serverLast);
     this.emit('resync_required', { since_event_id: since, last_event_id: serverLast });
   }
 
@@ -407,26 +419,34 @@ export class TeamPassWebSocket {
     this.triedPageTokenAgain = false;
     this.resyncEmitted = false;
     if (typeof message.reconnect_token === 'string' && message.reconnect_token) this.reconnectToken = message.reconnect_token;
-    const serverLast = eventId(message.last_event_id, true);
+    // The settled watermark (every id at or below it dispatched or gone); an older daemon sends only its newest id.
+    const serverLast = eventId(message.settled_event_id, true) ?? eventId(message.last_event_id, true);
     if (serverLast !== null) this.cursor.startAt(serverLast);
     // Resubscribes replay from where this socket resumed, or, on a first login, from the
-    // server's newest event at login: nothing written in between is lost either way.
+    // server's watermark at login: nothing written in between is lost either way.
     const since = this.socketSince ?? serverLast;
     this.noteRecovered(message, this.socketSince, serverLast);
     this.startPing();
     this.socketSubscribes = new Map();
     this.syncing = true;
     this.syncBuffer = [];
+    let settled: number | null = null;
+    let answered = true;
     const resubscribes = [...this.subscriptions].map((key) =>
-      this.subscribeOnSocket(key, since).then(
-        (reply) => this.noteRecovered(reply, since, serverLast),
-        noop,
-      ),
+      this.subscribeOnSocket(key, since).then((reply) => {
+        this.noteRecovered(reply, since, serverLast);
+        // Replies come in order, each after its replay: the highest watermark is the last reply's.
+        const replySettled = eventId(reply.settled_event_id, true);
+        if (replySettled !== null && (settled === null || replySettled > settled)) settled = replySettled;
+      }, () => {
+        // Unanswered (a timeout): its replay may still be running, so no watermark covers it.
+        answered = false;
+      }),
     );
     if (resubscribes.length === 0) this.endSync();
     else
       void Promise.all(resubscribes).then(() => {
-        if (this.ws === socket) this.endSync();
+        if (this.ws === socket) this.endSync(answered ? settled : null);
       });
     this.log('debug', 'Connected');
     this.emit('connected', message);

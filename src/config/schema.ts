@@ -92,11 +92,22 @@ export const CONFIG_KEYS = {
   },
   jwt_secret: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'HS256 secret for API JWTs, when TeamPass does not provide one', addition: true },
   wake_port: { type: int(0, 65535), default: 0, description: 'Loopback UDP port whose datagrams trigger an immediate poll (0: off)', addition: true },
-  gap_grace_ms: { type: int(0, 600_000), default: 10_000, description: 'How long a missing event id is waited for before it is given up (ms)', addition: true },
+  gap_grace_ms: {
+    type: int(0, MAX_INT),
+    default: 0,
+    description: 'How long an event id missing behind later ones (an open transaction) is watched and delivered if it commits (ms; 0: event_retention_hours)',
+    addition: true,
+  },
   max_buffered_bytes: {
     type: int(1024, MAX_INT),
     default: 4 * 1024 * 1024,
     description: 'Outgoing bytes a client may fall behind before it is closed as a slow consumer (4503)',
+    addition: true,
+  },
+  max_event_bytes: {
+    type: int(1024, MAX_INT),
+    default: 262_144,
+    description: 'Largest event frame sent (bytes); a larger event is logged, counted and never sent, live or on recovery',
     addition: true,
   },
   healthz_max_lag_ms: { type: int(100, 3_600_000), default: 30_000, description: '/healthz answers 503 when the poller is behind by more than this (ms)', addition: true },
@@ -142,6 +153,7 @@ export interface Config {
   wake_port: number;
   gap_grace_ms: number;
   max_buffered_bytes: number;
+  max_event_bytes: number;
   healthz_max_lag_ms: number;
 }
 

@@ -1,6 +1,6 @@
 /**
  * What the daemon sends. Shapes are the PHP daemon's (TEAMPASS.md); the additions of DESIGN.md
- * (last_event_id, recovered, event_id, reason) are optional fields an old client ignores.
+ * (last_event_id, settled_event_id, recovered, event_id, reason) are optional fields an old client ignores.
  */
 import type { ErrorCode } from './codes.js';
 import type { RequestId } from './client-messages.js';
@@ -14,6 +14,8 @@ export interface ConnectedFrame {
   config: { ping_interval: number };
   reconnect_token?: string;
   last_event_id: number;
+  /** Every event id at or below it was dispatched or is gone: where a new client starts. */
+  settled_event_id: number;
   recovered?: boolean;
   request_id?: RequestId;
 }
@@ -59,8 +61,9 @@ export type ResponseFrame = ResponseBase &
         locked_items: LockedItem[];
         viewing_items: Array<{ item_id: number; viewers: Viewer[] }>;
         recovered?: boolean;
+        settled_event_id?: number;
       }
-    | { action: 'subscribed'; channel: 'kb'; locked_kbs: LockedKb[]; viewing_kbs: Array<{ kb_id: number; viewers: Viewer[] }>; recovered?: boolean }
+    | { action: 'subscribed'; channel: 'kb'; locked_kbs: LockedKb[]; viewing_kbs: Array<{ kb_id: number; viewers: Viewer[] }>; recovered?: boolean; settled_event_id?: number }
     | { action: 'unsubscribed'; channel: 'folder'; folder_id: number }
     | { action: 'unsubscribed'; channel: 'kb' }
     | { action: 'item_view_started'; item_id: number; folder_id: number; viewers: Viewer[] }

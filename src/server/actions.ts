@@ -103,15 +103,16 @@ async function subscribeFolder(ctx: ServerContext, connection: Connection, messa
     ctx.logger.warn('Folder access denied', { connection: connection.id, user_id: connection.userId, folder_id: folderId });
     return sendError(ctx, connection, 'forbidden', 'Access denied to this folder.', message.request_id);
   }
-  const since = message.since_event_id ?? (connection.isSubscribedToFolder(folderId) ? undefined : connection.recoverySince);
-  ctx.registry.subscribeFolder(connection, folderId);
+  const since = message.since_event_id ?? (connection.isSubscribedToFolder(folderId) ? undefined : connection.takeRecoverySince(`folder:${folderId}`));
   let lockedItems: Awaited<ReturnType<ServerContext['locks']['lockedItems']>> = [];
-  try {
-    lockedItems = await ctx.locks.lockedItems(folderId, connection.userId);
-  } catch (err) {
-    ctx.logger.warn('Could not read the edition locks of a folder', { folder_id: folderId, error: (err as Error).message });
-  }
-  const recovered = await replay(ctx, connection, since, { folderId });
+  const recovered = await recoverWhileSubscribing(ctx, connection, since, { folderId }, async () => {
+    ctx.registry.subscribeFolder(connection, folderId);
+    try {
+      lockedItems = await ctx.locks.lockedItems(folderId, connection.userId);
+    } catch (err) {
+      ctx.logger.warn('Could not read the edition locks of a folder', { folder_id: folderId, error: (err as Error).message });
+    }
+  });
   connection.sendJson({
     type: 'response',
     status: 'success',
@@ -120,7 +121,7 @@ async function subscribeFolder(ctx: ServerContext, connection: Connection, messa
     folder_id: folderId,
     locked_items: lockedItems,
     viewing_items: ctx.presence.folderViewers(folderId),
-    ...(recovered === undefined ? {} : { recovered }),
+    ...recoveryFields(ctx, connection, recovered),
     request_id: message.request_id,
   } satisfies ResponseFrame);
 }
@@ -130,15 +131,16 @@ async function subscribeKb(ctx: ServerContext, connection: Connection, message: 
     ctx.logger.warn('Knowledge base access denied', { connection: connection.id, user_id: connection.userId });
     return sendError(ctx, connection, 'forbidden', KB_DENIED, message.request_id);
   }
-  const since = message.since_event_id ?? (connection.kbSubscribed ? undefined : connection.recoverySince);
-  ctx.registry.subscribeKb(connection);
+  const since = message.since_event_id ?? (connection.kbSubscribed ? undefined : connection.takeRecoverySince('kb'));
   let lockedKbs: Awaited<ReturnType<ServerContext['locks']['lockedKbs']>> = [];
-  try {
-    lockedKbs = await ctx.locks.lockedKbs(connection.userId);
-  } catch (err) {
-    ctx.logger.warn('Could not read the KB edition locks', { error: (err as Error).message });
-  }
-  const recovered = await replay(ctx, connection, since, { kb: true });
+  const recovered = await recoverWhileSubscribing(ctx, connection, since, { kb: true }, async () => {
+    ctx.registry.subscribeKb(connection);
+    try {
+      lockedKbs = await ctx.locks.lockedKbs(connection.userId);
+    } catch (err) {
+      ctx.logger.warn('Could not read the KB edition locks', { error: (err as Error).message });
+    }
+  });
   connection.sendJson({
     type: 'response',
     status: 'success',
@@ -146,9 +148,45 @@ async function subscribeKb(ctx: ServerContext, connection: Connection, message: 
     channel: 'kb',
     locked_kbs: lockedKbs,
     viewing_kbs: ctx.presence.allKbViewers(),
-    ...(recovered === undefined ? {} : { recovered }),
+    ...recoveryFields(ctx, connection, recovered),
     request_id: message.request_id,
   } satisfies ResponseFrame);
+}
+
+/**
+ * Subscribes, and replays the channel from `since` when asked. Live frames are held from before
+ * the subscription exists until the replay is over, so none of the channel's events goes out
+ * live and again in the replay, and none falls between the two.
+ */
+async function recoverWhileSubscribing(
+  ctx: ServerContext,
+  connection: Connection,
+  since: number | undefined,
+  scope: ReplayScope,
+  subscribe: () => Promise<void>,
+): Promise<boolean | undefined> {
+  if (since === undefined) {
+    await subscribe();
+    return undefined;
+  }
+  connection.beginReplay();
+  try {
+    await subscribe();
+    return await replay(ctx, connection, since, scope);
+  } finally {
+    connection.endReplay();
+  }
+}
+
+/**
+ * `recovered`, and the settled watermark once nothing is held back: the subscribe reply comes
+ * after its replay, so everything at or below the watermark on this channel was sent before it.
+ */
+function recoveryFields(ctx: ServerContext, connection: Connection, recovered: boolean | undefined): { recovered?: boolean; settled_event_id?: number } {
+  if (recovered === undefined) return {};
+  const feed = ctx.feed();
+  if (!feed || connection.replaying) return { recovered };
+  return { recovered, settled_event_id: feed.settledEventId() };
 }
 
 /** Replays what the client missed; undefined when it did not ask (no `recovered` field then). */

@@ -50,8 +50,6 @@ export class ClientLink {
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly openedAtMs = Date.now();
-  /** Messages queued before authentication that are still to be answered. */
-  private preAuthPending = 0;
   /** The authentication under way, if any (it never rejects: failures are answered in-band). */
   private authenticating: Promise<void> | undefined;
   /** The upgrade's `since`, kept for a first-message authentication. */
@@ -163,6 +161,9 @@ export class ClientLink {
     const connection = new Connection(this.id, this.socket, identity, () => ctx.access.peek(identity.userId) ?? access);
     this.connection = connection;
     this.socket.hold();
+    // Held from before the connection is registered, so no event goes out live and again in the replay.
+    const replaying = request?.since !== undefined && !request.badSince;
+    if (replaying) connection.beginReplay();
     ctx.registry.add(connection);
     connection.auditRow = ctx.audit.opened({ userId: identity.userId, resourceId: this.id, ip, userAgent: this.socket.info.userAgent });
     this.armExpiry(connection);
@@ -175,7 +176,12 @@ export class ClientLink {
         ctx.logger.error('Could not create a reconnect token', { connection: this.id, user_id: identity.userId, error: (err as Error).message });
       }
     }
-    const recovered = request?.badSince ? false : await replay(ctx, connection, request?.since);
+    let recovered: boolean | undefined = request?.badSince ? false : undefined;
+    try {
+      if (replaying) recovered = await replay(ctx, connection, request?.since);
+    } finally {
+      if (replaying) connection.endReplay();
+    }
     if (this.state !== 'authenticating') return;
 
     const frame: ConnectedFrame = {
@@ -187,6 +193,7 @@ export class ClientLink {
       config: { ping_interval: ctx.config.ping_interval_sec },
       ...(reconnectToken ? { reconnect_token: reconnectToken } : {}),
       last_event_id: ctx.feed()?.lastEventId() ?? 0,
+      settled_event_id: ctx.feed()?.settledEventId() ?? 0,
       ...(recovered === undefined ? {} : { recovered }),
       ...(requestId === undefined ? {} : { request_id: requestId }),
     };
@@ -196,8 +203,7 @@ export class ClientLink {
       sendError(ctx, this.socket, 'invalid_request', `since must be an event id (a non-negative integer), not "${request.badSince}": nothing was replayed.`);
     }
     this.state = 'open';
-    this.preAuthPending = this.inbound.pending;
-    if (this.preAuthPending > 0 && recovered !== undefined) connection.recoverySince = request?.since;
+    if (recovered !== undefined) connection.recoverySince = request?.since;
     ctx.logger.info('Connection established', {
       connection: this.id,
       user_id: identity.userId,
@@ -220,11 +226,7 @@ export class ClientLink {
   private async process(item: InboundItem): Promise<void> {
     const connection = this.connection;
     if (!connection || this.state !== 'open') return;
-    try {
-      await this.answer(connection, item);
-    } finally {
-      if (this.preAuthPending > 0 && --this.preAuthPending === 0) connection.recoverySince = undefined;
-    }
+    await this.answer(connection, item);
   }
 
   private async answer(connection: Connection, item: InboundItem): Promise<void> {

@@ -2,9 +2,14 @@ import type { FolderAccess } from '../access/index.js';
 import type { Identity } from '../auth/index.js';
 import type { ClientSocket } from './client-socket.js';
 import type { DeliveryTarget } from './delivery.js';
+import { SentIds } from './sent-ids.js';
 
-/** How many recently sent event ids a connection remembers, so a replay does not repeat them. */
-const RECENT_IDS = 64;
+/**
+ * Ids sent above the settled watermark a connection remembers. The watermark passes them within
+ * a poll unless a transaction stays open; past this many the oldest is forgotten, which at worst
+ * lets a replay send it twice (the project's client drops the second copy), never loses one.
+ */
+const SENT_IDS_KEPT = 8_192;
 
 /**
  * One authenticated client as the bridge sees it: who it is, what it subscribed to, what it may
@@ -16,20 +21,20 @@ export class Connection implements DeliveryTarget {
   kbSubscribed = false;
   readonly connectedAtSec = Math.floor(Date.now() / 1000);
   /**
-   * The upgrade's `?since=`, while the messages the client sent before it was authenticated are
-   * answered: TeamPass's client subscribes as soon as the socket opens, and those subscriptions
-   * recover their channel from the same point.
+   * The upgrade's `?since=`: the first subscription to each channel recovers from it, whenever it
+   * is sent (TeamPass's client subscribes as soon as the socket opens, the project's client after
+   * `connected`; neither may race authentication).
    */
   recoverySince: number | undefined;
+  /** Channels ('folder:10', 'kb') whose first subscription has already used `recoverySince`. */
+  private readonly recoveredChannels = new Set<string>();
   /** The websocket_connections row id (null when it could not be written). */
   auditRow: Promise<number | null> = Promise.resolve(null);
 
-  private lastSentId = 0;
   private replays = 0;
-  private lastReplayedId = 0;
-  private queued: Array<{ id: number; frame: string }> = [];
+  private queued: Array<{ id: number; frame: string; settledId: number | undefined }> = [];
   private queuedBytes = 0;
-  private readonly recent: number[] = [];
+  private readonly sent = new SentIds(SENT_IDS_KEPT);
 
   constructor(
     readonly id: string,
@@ -56,6 +61,13 @@ export class Connection implements DeliveryTarget {
     return this.identity.allowedFolders === null || this.identity.allowedFolders.has(folderId);
   }
 
+  /** The id a subscription without since_event_id recovers from: `recoverySince`, once per channel. */
+  takeRecoverySince(channel: string): number | undefined {
+    if (this.recoverySince === undefined || this.recoveredChannels.has(channel)) return undefined;
+    this.recoveredChannels.add(channel);
+    return this.recoverySince;
+  }
+
   mayUseKb(): boolean {
     return this.access()?.kb === true;
   }
@@ -69,9 +81,9 @@ export class Connection implements DeliveryTarget {
     this.socket.sendJson(value);
   }
 
-  deliver(eventId: number, frame: string): void {
+  deliver(eventId: number, frame: string, settledId?: number): void {
     if (this.replays > 0) {
-      this.queued.push({ id: eventId, frame });
+      this.queued.push({ id: eventId, frame, settledId });
       this.queuedBytes += frame.length;
       if (this.socket.exceedsCeiling(this.queuedBytes)) {
         this.queued = [];
@@ -79,36 +91,36 @@ export class Connection implements DeliveryTarget {
       }
       return;
     }
-    if (eventId <= this.lastSentId) return;
-    this.sendEvent(eventId, frame);
-    this.lastSentId = eventId;
+    this.sendLive(eventId, frame, settledId);
   }
 
+  /** Nested replays (a subscribe's inside its own hold) end together, at the outermost. */
   beginReplay(): void {
-    if (this.replays === 0) this.lastReplayedId = 0;
     this.replays += 1;
   }
 
   deliverReplayed(eventId: number, frame: string): void {
-    if (eventId <= this.lastReplayedId || this.recent.includes(eventId)) return;
-    this.sendEvent(eventId, frame);
-    this.lastReplayedId = eventId;
+    if (this.sent.has(eventId)) return;
+    this.socket.send(frame);
+    this.sent.add(eventId);
   }
 
   endReplay(): void {
     if (this.replays === 0) return;
     this.replays -= 1;
     if (this.replays > 0) return;
-    let floor = Math.max(this.lastSentId, this.lastReplayedId);
     const queued = this.queued;
     this.queued = [];
     this.queuedBytes = 0;
-    for (const { id, frame } of queued) {
-      if (id <= floor) continue;
-      this.sendEvent(id, frame);
-      floor = id;
-    }
-    this.lastSentId = floor;
+    for (const q of queued) this.sendLive(q.id, q.frame, q.settledId);
+  }
+
+  get isOpen(): boolean {
+    return this.socket.isOpen;
+  }
+
+  get replaying(): boolean {
+    return this.replays > 0;
   }
 
   close(code: number, reason: string): void {
@@ -120,9 +132,16 @@ export class Connection implements DeliveryTarget {
     return [...[...this.folders].map((f) => `folder:${f}`), ...(this.kbSubscribed ? ['kb:0'] : [])];
   }
 
-  private sendEvent(eventId: number, frame: string): void {
-    this.socket.send(frame);
-    this.recent.push(eventId);
-    if (this.recent.length > RECENT_IDS) this.recent.shift();
+  /**
+   * The poller dispatches each id once, so only a replay can repeat one: ids sent are kept until
+   * the settled watermark passes them (a replay runs before its subscription goes live, see
+   * subscribe, so it cannot re-read one sent live below the watermark).
+   */
+  private sendLive(eventId: number, frame: string, settledId: number | undefined): void {
+    if (!this.sent.has(eventId)) {
+      this.socket.send(frame);
+      this.sent.add(eventId);
+    }
+    if (settledId !== undefined) this.sent.forgetUpTo(settledId);
   }
 }

@@ -13,17 +13,20 @@ export interface DeliveryTarget {
   /** The current folder-access verdict (TeamPass's rule, cached per user; JWT allowed_folders applied). */
   mayAccessFolder(folderId: number): boolean;
   /**
-   * Sends one serialised event frame. Frames arrive in id order; the connection drops any
-   * eventId at or below the last one it sent (no duplicate), and while a replay is running
-   * it holds live frames back until `endReplay` (no gap, no reordering).
+   * Sends one serialised live event frame. Ids usually ascend, but one that committed late comes
+   * after higher ones; `settledId` is the poller's settled watermark (every id at or below it was
+   * delivered before, or is gone). The connection drops an id it already sent (no duplicate),
+   * and while a replay is running it holds live frames back until `endReplay`.
    */
-  deliver(eventId: number, frame: string): void;
+  deliver(eventId: number, frame: string, settledId?: number): void;
   /** Starts a replay: live deliveries are queued from here on. */
   beginReplay(): void;
   /** Sends a replayed frame immediately (ids ascending). */
   deliverReplayed(eventId: number, frame: string): void;
-  /** Ends the replay: queued live frames newer than the last replayed id are sent in order. */
+  /** Ends the replay: the queued live frames it did not send are sent, in the order they came. */
   endReplay(): void;
+  /** False once the client is gone or closing: a replay to it stops. */
+  readonly isOpen: boolean;
   /** Closes with a websocket close code, after any frames already sent. */
   close(code: number, reason: string): void;
 }
@@ -53,6 +56,8 @@ export type ReplayScope = { folderId: number } | { kb: true };
 export interface EventFeed {
   /** The newest event id the poller has dispatched (0 before the first poll); sent in `connected`. */
   lastEventId(): number;
+  /** The settled watermark: every id at or below it was dispatched or is gone. */
+  settledEventId(): number;
   /**
    * Replays to one connection, in id order and filtered by the routing rules, the events after
    * `sinceId` that it may see, then lets live delivery continue with no gap and no duplicate.

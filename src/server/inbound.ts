@@ -65,10 +65,6 @@ export class InboundQueue {
     this.items.length = 0;
   }
 
-  get pending(): number {
-    return this.items.length;
-  }
-
   private push(item: InboundItem): void {
     this.items.push(item);
     if (!this.paused && this.items.length >= this.options.highWater) {

@@ -18,8 +18,8 @@ export interface Received {
 }
 
 /**
- * A connection as the seam describes it, minus the socket: drops ids at or below the last sent,
- * queues live frames during a replay and flushes the newer ones at its end.
+ * A connection as the seam describes it, minus the socket: sends each id once (a late one too),
+ * queues live frames during a replay and flushes the ones not replayed at its end.
  */
 export class RecordingTarget implements DeliveryTarget {
   static next = 0;
@@ -29,7 +29,7 @@ export class RecordingTarget implements DeliveryTarget {
   readonly access = new Set<number>();
   kbSubscribed = false;
   closed: { code: number; reason: string } | undefined;
-  private lastSent = 0;
+  private readonly sent = new Set<number>();
   private queue: Array<{ id: number; frame: string }> | undefined;
 
   constructor(
@@ -77,6 +77,10 @@ export class RecordingTarget implements DeliveryTarget {
     this.closed = { code, reason };
   }
 
+  get isOpen(): boolean {
+    return this.closed === undefined;
+  }
+
   ids(): number[] {
     return this.received.map((r) => r.id);
   }
@@ -86,8 +90,8 @@ export class RecordingTarget implements DeliveryTarget {
   }
 
   private send(id: number, raw: string, replayed: boolean): void {
-    if (id <= this.lastSent) return;
-    this.lastSent = id;
+    if (this.sent.has(id)) return;
+    this.sent.add(id);
     this.received.push({ id, raw, frame: JSON.parse(raw) as Received['frame'], replayed });
   }
 }
@@ -200,7 +204,7 @@ export interface BridgeHarness {
 }
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...defaultConfig(), poll_interval_ms: 20, gap_grace_ms: 5_000, cleanup_interval_sec: 3600, wake_port: 0, ...overrides };
+  return { ...defaultConfig(), poll_interval_ms: 20, cleanup_interval_sec: 3600, wake_port: 0, ...overrides };
 }
 
 /** A bridge with its own directory, hooks, logger and metrics; started. */

@@ -67,7 +67,7 @@ forEachBackend('event bridge: polling and routing', (backend) => {
 
     const frame = alice1.received[1]!;
     expect(frame.raw.startsWith('{"type":"event","event":"item_updated","data":{')).to.equal(true);
-    expect(Object.keys(frame.frame)).to.deep.equal(['type', 'event', 'data', 'timestamp', 'event_id']);
+    expect(Object.keys(frame.frame)).to.deep.equal(['type', 'event', 'data', 'timestamp', 'event_id', 'settled_event_id']);
     expect(frame.frame.data).to.deep.equal({ item_id: 5, folder_id: 10, label: 'DB', updated_by: 'bob', exclude_user_id: 2 });
     expect(frame.frame.event_id).to.equal(folderEv);
     expect(Math.abs(frame.frame.timestamp - Date.now() / 1000)).to.be.lessThan(120);

@@ -92,7 +92,7 @@ forEachBackend('event bridge through the server', (backend) => {
     expect(board).to.be.greaterThan(0);
 
     const frame = a.client.received.find((f) => f.event_id === created)!;
-    expect(Object.keys(frame)).to.deep.equal(['type', 'event', 'data', 'timestamp', 'event_id']);
+    expect(Object.keys(frame)).to.deep.equal(['type', 'event', 'data', 'timestamp', 'event_id', 'settled_event_id']);
     expect(frame).to.deep.include({ type: 'event', event: 'item_created', event_id: created });
     expect(frame.data).to.deep.equal({ item_id: 1, folder_id: folderA, label: 'db01', created_by: 'bob', exclude_user_id: bob.id });
     expect(Math.abs((frame.timestamp as number) - Date.now() / 1000)).to.be.lessThan(120);

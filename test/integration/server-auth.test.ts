@@ -29,14 +29,14 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
   const start = suite.start;
 
   describe('websocket token', () => {
-    it("answers TeamPass's connected frame, exactly, plus last_event_id", async () => {
+    it("answers TeamPass's connected frame, exactly, plus last_event_id and settled_event_id", async () => {
       const user = await seedUser(db, { login: 'alice', name: 'Alice', lastname: 'Martin' });
       const token = await issueToken(db, user.id);
       await start();
       const client = await suite.srv!.client(`?token=${token}`);
       const frame = await connected(client);
-      expect(Object.keys(frame).sort()).to.deep.equal(['config', 'last_event_id', 'reconnect_token', 'server_time', 'type', 'user_display_name', 'user_id', 'user_login']);
-      expect(frame).to.deep.include({ type: 'connected', user_id: user.id, user_login: 'alice', user_display_name: 'Alice Martin', last_event_id: 0 });
+      expect(Object.keys(frame).sort()).to.deep.equal(['config', 'last_event_id', 'reconnect_token', 'server_time', 'settled_event_id', 'type', 'user_display_name', 'user_id', 'user_login']);
+      expect(frame).to.deep.include({ type: 'connected', user_id: user.id, user_login: 'alice', user_display_name: 'Alice Martin', last_event_id: 0, settled_event_id: 0 });
       expect(frame.config).to.deep.equal({ ping_interval: 1 });
       expect(frame.server_time).to.be.within(now() - 5, now() + 5);
       expect(frame.reconnect_token).to.match(/^[a-f0-9]{64}$/).and.not.equal(token);

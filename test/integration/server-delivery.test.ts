@@ -38,29 +38,28 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
       srv = await startTestServer(db);
     });
 
-    it('sends ids in order and drops any id at or below the last one sent', async () => {
+    it('sends each id once, a late one too', async () => {
       const { client } = await open();
       const target = targetOf(user.id);
-      for (const id of [3, 3, 2, 5, 4, 6]) target.deliver(id, frame(id));
-      expect(await eventIds(client, 3)).to.deep.equal([3, 5, 6]);
+      // 2 commits late (after 3), 4 after 5; each settled watermark says what is behind it.
+      for (const [id, settled] of [[3, 1], [3, 1], [2, 3], [5, 3], [4, 5], [6, 6]]) target.deliver(id!, frame(id!), settled);
+      expect(await eventIds(client, 5)).to.deep.equal([3, 2, 5, 4, 6]);
       expect(await client.none((f) => f.type === 'event', 300)).to.equal(true);
     });
 
-    it('holds live frames during a replay and sends the newer ones after it, with no duplicate', async () => {
+    it('holds live frames during a replay and sends the ones it did not replay after it, with no duplicate', async () => {
       const { client } = await open();
       const target = targetOf(user.id);
-      target.deliver(1, frame(1));
+      target.deliver(1, frame(1), 1);
       target.beginReplay();
-      target.deliver(7, frame(7));
-      target.deliver(8, frame(8));
-      target.deliverReplayed(1, frame(1));
+      target.deliver(7, frame(7), 7);
+      target.deliver(6, frame(6), 8);
+      target.deliver(8, frame(8), 8);
       target.deliverReplayed(5, frame(5));
       target.deliverReplayed(7, frame(7));
-      target.deliverReplayed(6, frame(6));
       target.endReplay();
-      target.deliver(8, frame(8));
-      target.deliver(9, frame(9));
-      expect(await eventIds(client, 5)).to.deep.equal([1, 5, 7, 8, 9]);
+      target.deliver(9, frame(9), 9);
+      expect(await eventIds(client, 6)).to.deep.equal([1, 5, 7, 6, 8, 9]);
       expect(await client.none((f) => f.type === 'event', 300)).to.equal(true);
     });
 

@@ -1,56 +1,25 @@
 import { expect } from 'chai';
-import { findGaps, GapTracker } from '../../src/bridge/gap-tracker.js';
-import { LateCommitWatch } from '../../src/bridge/late-commits.js';
+import { MissingIds } from '../../src/bridge/gap-tracker.js';
 
-describe('bridge: gap bookkeeping', () => {
-  it('finds the missing ids between the cursor and the rows read', () => {
-    expect(findGaps(10, [11, 12, 13])).to.deep.equal([]);
-    expect(findGaps(10, [12, 13, 16])).to.deep.equal([
-      { from: 11, to: 11 },
-      { from: 14, to: 15 },
+describe('bridge: missing-id bookkeeping', () => {
+  it('keeps the age of a run when some of its ids show up and it splits', () => {
+    const missing = new MissingIds();
+    missing.add({ from: 20, to: 21 }, 2_000);
+    missing.add({ from: 11, to: 14 }, 1_000);
+    expect(missing.first).to.equal(11);
+    missing.remove(12);
+    expect(missing.list()).to.deep.equal([
+      { from: 11, to: 11, since: 1_000 },
+      { from: 13, to: 14, since: 1_000 },
+      { from: 20, to: 21, since: 2_000 },
     ]);
-    expect(findGaps(10, [])).to.deep.equal([]);
-  });
-
-  it('keeps the age of the oldest missing id when a gap shrinks or splits', () => {
-    const tracker = new GapTracker();
-    tracker.observe([{ from: 11, to: 14 }], 15, 1_000);
-    // 12 committed: the gap split into 11 and 13-14, both as old as before.
-    tracker.observe(
-      [
-        { from: 11, to: 11 },
-        { from: 13, to: 14 },
-      ],
-      15,
-      1_500,
-    );
-    expect(tracker.ageMs({ from: 11, to: 11 }, 2_000)).to.equal(1_000);
-    expect(tracker.ageMs({ from: 13, to: 14 }, 2_000)).to.equal(1_000);
-    // A new gap further on starts its own clock.
-    tracker.observe([{ from: 20, to: 20 }], 21, 3_000);
-    expect(tracker.ageMs({ from: 20, to: 20 }, 3_500)).to.equal(500);
-    expect(tracker.size).to.equal(1);
-  });
-
-  it('remembers gaps beyond a full batch and forgets resolved ids', () => {
-    const tracker = new GapTracker();
-    tracker.observe([{ from: 50, to: 50 }], 60, 0);
-    // A later read stopped at id 30: the gap at 50 was not visible, but is not filled either.
-    tracker.observe([], 30, 100);
-    expect(tracker.ageMs({ from: 50, to: 50 }, 200)).to.equal(200);
-    tracker.resolvedUpTo(50);
-    expect(tracker.size).to.equal(0);
-    expect(tracker.ageMs({ from: 50, to: 50 }, 300)).to.equal(0);
-  });
-
-  it('watches given-up ids for a while, and stops watching each one that shows up', () => {
-    const watch = new LateCommitWatch();
-    watch.add({ from: 5, to: 8 }, 0, 1_000);
-    watch.found(6);
-    expect(watch.active(500)).to.deep.equal([
-      { from: 5, to: 5 },
-      { from: 7, to: 8 },
-    ]);
-    expect(watch.active(1_000)).to.deep.equal([]);
+    missing.remove(11);
+    expect(missing.first).to.equal(13);
+    missing.drop({ from: 13, to: 14 });
+    expect(missing.list(1)).to.deep.equal([{ from: 20, to: 21, since: 2_000 }]);
+    missing.remove(20);
+    missing.remove(21);
+    expect(missing.first).to.equal(undefined);
+    expect(missing.size).to.equal(0);
   });
 });

@@ -20,23 +20,25 @@ describe('browser client: backoff, cursor and URL', () => {
     }
   });
 
-  it('dispatches each event id once, also after the window of remembered ids moved on', () => {
-    const cursor = new EventCursor(null, 3);
-    expect(cursor.last).to.equal(null);
-    expect([5, 6, 5, 7, 8, 6, 9].map((id) => cursor.accept(id))).to.deep.equal([true, true, false, true, true, false, true]);
-    expect(cursor.last).to.equal(9);
-    // 5 left the window: anything at or below it counts as seen rather than as new.
-    expect(cursor.accept(5)).to.equal(false);
-    expect(cursor.accept(4)).to.equal(false);
+  it('resumes from the settled watermark, not from the highest id seen, and dispatches each id once', () => {
+    const cursor = new EventCursor(4);
+    expect([5, 7, 5, 8].map((id) => cursor.accept(id))).to.deep.equal([true, true, false, true]);
+    // 6 is still on its way (another channel's replay, or a late commit): the resume point stays.
+    expect(cursor.last).to.equal(4);
+    expect(cursor.accept(6)).to.equal(true);
+    cursor.settle(8);
+    expect(cursor.last).to.equal(8);
+    expect(cursor.pending).to.equal(0);
+    expect([7, 8, 3].map((id) => cursor.accept(id))).to.deep.equal([false, false, false]);
+    cursor.settle(2);
+    expect(cursor.last, 'never backwards').to.equal(8);
   });
 
-  it('takes the starting point only when it knows nothing yet, and never moves back', () => {
+  it('takes the starting point only when it knows nothing yet', () => {
     const fresh = new EventCursor();
     fresh.startAt(40);
     expect(fresh.last).to.equal(40);
     fresh.startAt(10);
-    expect(fresh.last).to.equal(40);
-    fresh.skipTo(30);
     expect(fresh.last).to.equal(40);
     const resumed = new EventCursor(12);
     resumed.startAt(50);

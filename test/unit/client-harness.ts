@@ -134,7 +134,8 @@ export class ClientHarness {
     const folderId = (data as { folder_id?: unknown } | null)?.folder_id;
     const stored: StoredEvent = { id: (this.events.at(-1)?.id ?? 0) + 1, event, data, ...(typeof folderId === 'number' ? { folder: folderId } : {}) };
     this.events.push(stored);
-    if (options.live !== false) for (const c of this.connections) if (c.authenticated && !c.closed && this.sees(c, stored)) this.sendEvent(c, stored);
+    // Ids here commit in order: every live frame's settled watermark is its own id.
+    if (options.live !== false) for (const c of this.connections) if (c.authenticated && !c.closed && this.sees(c, stored)) this.sendEvent(c, stored, stored.id);
     return stored;
   }
 
@@ -147,8 +148,9 @@ export class ClientHarness {
     for (const e of this.events) if (e.id > since && this.sees(conn, e)) this.sendEvent(conn, e);
   }
 
-  sendEvent(conn: ServerConnection, e: StoredEvent): void {
-    conn.send({ type: 'event', event: e.event, data: e.data, timestamp: 1_700_000_000 + e.id, event_id: e.id });
+  /** A live frame carries the settled watermark; a replayed one does not. */
+  sendEvent(conn: ServerConnection, e: StoredEvent, settledId?: number): void {
+    conn.send({ type: 'event', event: e.event, data: e.data, timestamp: 1_700_000_000 + e.id, event_id: e.id, ...(settledId === undefined ? {} : { settled_event_id: settledId }) });
   }
 
   connection(index: number, timeoutMs = 5000): Promise<ServerConnection> {
@@ -176,6 +178,7 @@ export class ClientHarness {
       config: { ping_interval: 30 },
       ...(this.options.noReconnectToken ? {} : { reconnect_token: reconnectToken }),
       last_event_id: lastEventId,
+      settled_event_id: lastEventId,
     });
     // As the daemon: the login's replay runs before any subscription exists (user and broadcast events only).
     const since = conn.query.get('since');
@@ -187,8 +190,10 @@ export class ClientHarness {
         conn.send({ type: 'error', error_code: 'forbidden', message: 'Access denied to this folder.', request_id: f.request_id });
       } else if (f.action === 'subscribe' && f.channel === 'folder') {
         conn.folders.add(Number(f.data?.folder_id));
-        if (typeof f.data?.since_event_id === 'number') this.replay(conn, f.data.since_event_id);
-        conn.send({ type: 'response', status: 'success', action: 'subscribed', channel: 'folder', folder_id: f.data?.folder_id, locked_items: [], viewing_items: [], request_id: f.request_id });
+        const since = f.data?.since_event_id;
+        if (typeof since === 'number') this.replay(conn, since);
+        const recovery = typeof since === 'number' ? { recovered: true, settled_event_id: this.events.at(-1)?.id ?? 0 } : {};
+        conn.send({ type: 'response', status: 'success', action: 'subscribed', channel: 'folder', folder_id: f.data?.folder_id, locked_items: [], viewing_items: [], ...recovery, request_id: f.request_id });
       } else if (f.action === 'subscribe' && f.channel === 'kb') {
         conn.send({ type: 'response', status: 'success', action: 'subscribed', channel: 'kb', locked_kbs: [], viewing_kbs: [], request_id: f.request_id });
       } else if (f.action === 'unsubscribe') {

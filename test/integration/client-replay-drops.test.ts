@@ -1,0 +1,115 @@
+import { expect } from 'chai';
+import type { Database } from '../../src/db/index.js';
+import { mariaDb } from '../helpers/mariadb.js';
+import { addFolder, createTeampassDatabase, grantFolder, issueToken, seedUser } from '../helpers/teampass-fixture.js';
+import { steeredClient, type SteeredClient } from './node-client.js';
+import { startTestServer, waitFor, type TestServer } from './server-harness.js';
+
+const FOLDER_EVENTS = 20_000;
+const DROPS = 20;
+
+/** A small seeded generator, so a failing run can be repeated with the seed it printed. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/**
+ * The project's client away while 20,000 folder events, broadcasts and user events are written,
+ * then cut off again and again at random points of the replay that follows (the login's replay of
+ * user events and broadcasts, then each folder's): it must end with every event it may see,
+ * each exactly once, and its resume point must never pass one it has not received.
+ */
+describe('browser client: connection dropped during a 20,000-event replay [mariadb]', function () {
+  let db: Database;
+  let srv: TestServer | undefined;
+  let client: SteeredClient | undefined;
+
+  before(async function () {
+    this.timeout(120_000);
+    if (!(await mariaDb())) this.skip();
+  });
+  beforeEach(async () => {
+    db = await createTeampassDatabase(await (await mariaDb())!.createDatabase());
+  });
+  afterEach(async () => {
+    await client?.stop();
+    await srv?.stop();
+    await db.close();
+  });
+
+  it(`ends with every event exactly once after ${DROPS} drops at random points`, async function () {
+    this.timeout(180_000);
+    const seed = Number(process.env.TEAMPASS_WS_TEST_SEED ?? Date.now() % 1_000_000);
+    const rand = random(seed);
+    srv = await startTestServer(db, { bridge: true, config: { poll_batch_size: 2000, max_connections_per_user: 50 } });
+    const user = await seedUser(db);
+    const other = await seedUser(db);
+    const [f1, f2, hidden] = [await addFolder(db), await addFolder(db), await addFolder(db)];
+    await grantFolder(db, user.id, f1);
+    await grantFolder(db, user.id, f2);
+
+    client = await steeredClient(srv.url, await issueToken(db, user.id));
+    await client.client.subscribeToFolder(f1);
+    await client.client.subscribeToFolder(f2);
+    const resumeBefore = client.client.getLastEventId()!;
+    client.goAway();
+
+    // Written while the client is away: folder events of both its folders, of a folder it may not
+    // see, broadcasts and user events (its own and another user's), interleaved.
+    type Row = { event_type: string; target_type: string; target_id: number | null; payload: string };
+    const rows: Row[] = [];
+    const mine: boolean[] = [];
+    for (let i = 0; i < FOLDER_EVENTS; i += 1) {
+      const folder = i % 2 === 0 ? f1 : f2;
+      rows.push({ event_type: 'item_updated', target_type: 'folder', target_id: folder, payload: JSON.stringify({ item_id: i, folder_id: folder }) });
+      mine.push(true);
+      if (i % 400 === 7) {
+        rows.push({ event_type: 'fields_updated', target_type: 'broadcast', target_id: null, payload: JSON.stringify({ action: 'added', i }) });
+        mine.push(true);
+        rows.push({ event_type: 'task_completed', target_type: 'user', target_id: user.id, payload: JSON.stringify({ task_id: i }) });
+        mine.push(true);
+        rows.push({ event_type: 'task_completed', target_type: 'user', target_id: other.id, payload: JSON.stringify({ task_id: i }) });
+        mine.push(false);
+        rows.push({ event_type: 'item_updated', target_type: 'folder', target_id: hidden, payload: JSON.stringify({ item_id: i, folder_id: hidden }) });
+        mine.push(false);
+      }
+    }
+    for (let i = 0; i < rows.length; i += 1000) await db.knex(db.t.events).insert(rows.slice(i, i + 1000));
+    const ids = (await db.knex(db.t.events).select('id').where('id', '>', resumeBefore).orderBy('id')).map((r: { id: number }) => Number(r.id));
+    expect(ids).to.have.length(rows.length);
+    const expected = ids.filter((_, i) => mine[i]);
+    await waitFor(() => srv!.bridge!.lastEventId() >= ids[ids.length - 1]!, 30_000);
+
+    // Each reconnect replays everything after the resume point again: cut it at a random frame.
+    const drops = Array.from({ length: DROPS }, () => 1 + Math.floor(rand() * expected.length));
+    client.planDrops(drops);
+    const loginsBefore = client.logins;
+    client.comeBack();
+    try {
+      await waitFor(() => client!.dropsLeft() === 0 && client!.dispatched.length >= expected.length, 150_000);
+      // A last live event: any second copy of a replayed one would have come before it.
+      const [live] = await db.knex(db.t.events).insert({ event_type: 'item_created', target_type: 'folder', target_id: f1, payload: JSON.stringify({ item_id: -1, folder_id: f1 }) });
+      expected.push(Number(live));
+      await waitFor(() => client!.dispatched.some((m) => m.event_id === Number(live)), 10_000);
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (seed ${seed}, drops ${drops.join(',')})`);
+    }
+
+    expect(client.logins - loginsBefore, `one login per drop, and the one that finished (seed ${seed})`).to.equal(DROPS + 1);
+    const got = client.dispatched.map((m) => m.event_id!);
+    const counts = new Map<number, number>();
+    for (const id of got) counts.set(id, (counts.get(id) ?? 0) + 1);
+    const twice = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+    const lost = expected.filter((id) => !counts.has(id));
+    const extra = got.filter((id) => !expected.includes(id));
+    expect({ lost: lost.length, twice: twice.length, extra: extra.length }, `seed ${seed}, drops ${drops.join(',')}: lost ${lost.slice(0, 5)}…`).to.deep.equal({ lost: 0, twice: 0, extra: 0 });
+    expect(client.client.getLastEventId()).to.equal(expected[expected.length - 1]);
+  });
+});
