@@ -282,6 +282,7 @@ export class SoakFleet {
 
   /** Slow consumer `k`: subscribes, stops reading, reads again after slowPauseMs to see its close, then is replaced. */
   private openSlow(k: number): void {
+    if (!this.running) return;
     const cmd = this.cmd!;
     const user = cmd.slowUsers[k % cmd.slowUsers.length]!;
     const ws = new WebSocket(`${cmd.url}?token=${user.token}`, [SLOW_SUBPROTOCOL], {

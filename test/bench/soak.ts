@@ -36,6 +36,8 @@ const PING_INTERVAL_SEC = 10;
 const SLOW_PAUSE_MS = 40_000;
 const SAMPLE_EVERY_MS = 2000;
 const HANDSHAKES_IN_FLIGHT_PER_WORKER = 50;
+/** Time allowed to open the connections, per connection (each costs the daemon a few queries). */
+const OPEN_MS_PER_CONNECTION = 40;
 const SETTLE_MS = 2000;
 const QUIESCE_TIMEOUT_MS = 60_000;
 const DRAIN_TIMEOUT_MS = 60_000;
@@ -174,7 +176,7 @@ async function soak(o: SoakOptions): Promise<number> {
       sinceId,
       localAddresses: LOCAL_ADDRESSES,
       concurrency: HANDSHAKES_IN_FLIGHT_PER_WORKER,
-      timeoutMs: 180_000,
+      timeoutMs: Math.max(180_000, o.connections * OPEN_MS_PER_CONNECTION),
       churnEveryMs: CHURN_EVERY_SEC * 1000,
       churnCount: churnSplit[i]!.count,
       slowConsumers: slowSplit[i]!.count,
@@ -258,4 +260,4 @@ try {
   console.error(`soak failed: ${(err as Error).message}`);
   process.exit(1);
 }
-runBench('soak', (options.durationSec + 15 * 60) * 1000, () => soak(options));
+runBench('soak', (options.durationSec + 30 * 60) * 1000, () => soak(options));
