@@ -37,7 +37,7 @@ export interface CloseCommand {
   type: 'close';
 }
 
-export type WorkerCommand = OpenCommand | ArmCommand | AwaitCommand | CloseCommand;
+export type WorkerCommand = OpenCommand | ArmCommand | AwaitCommand | CloseCommand | SoakCommand;
 
 export interface OpenResult {
   opened: number;
@@ -50,6 +50,102 @@ export interface AwaitResult {
 
 export interface CloseResult {
   closed: number;
+}
+
+/** A user of the soak: the token its clients connect with and the one folder they subscribe to. */
+export interface SoakUser {
+  id: number;
+  token: string;
+  folderId: number;
+}
+
+/**
+ * Opens this worker's share of the soak's counted clients (global indices first … first+count-1;
+ * client i is users[i % users.length]) with ?since=`sinceId`, then starts churn and slow consumers.
+ */
+export interface SoakOpenCommand {
+  type: 'soak-open';
+  url: string;
+  users: SoakUser[];
+  first: number;
+  count: number;
+  /** Every counted client must get every event it may see with a higher id, once. */
+  sinceId: number;
+  localAddresses: string[];
+  concurrency: number;
+  timeoutMs: number;
+  /** Every churnEveryMs, this many of the worker's counted clients close and reconnect with ?since=. */
+  churnEveryMs: number;
+  churnCount: number;
+  /** Slow consumers this worker keeps open at once, each as one of `slowUsers` (whose folder gets large events). */
+  slowConsumers: number;
+  slowUsers: SoakUser[];
+  /** How long a slow consumer stops reading before it reads again to learn how it was closed. */
+  slowPauseMs: number;
+}
+
+/** Stops churn and slow consumers; resolves when every counted client is connected and subscribed again. */
+export interface SoakQuiesceCommand {
+  type: 'soak-quiesce';
+  timeoutMs: number;
+}
+
+/** Resolves when every counted client has had an event with id ≥ eventId (or the time is up). */
+export interface SoakAwaitCommand {
+  type: 'soak-await';
+  eventId: number;
+  timeoutMs: number;
+}
+
+/** Routing of one event the soak inserted: who may see it. */
+export interface SoakEvent {
+  id: number;
+  target: 'broadcast' | 'folder' | 'user';
+  targetId: number;
+}
+
+/** Compares what every counted client received with what it had to receive. */
+export interface SoakTallyCommand {
+  type: 'soak-tally';
+  events: SoakEvent[];
+}
+
+export interface SoakProgressCommand {
+  type: 'soak-progress';
+}
+
+export type SoakCommand = SoakOpenCommand | SoakQuiesceCommand | SoakAwaitCommand | SoakTallyCommand | SoakProgressCommand;
+
+export interface SoakProgress {
+  /** Counted clients connected and subscribed right now. */
+  live: number;
+  eventFrames: number;
+  reconnects: number;
+  /** Reconnect attempts that failed (retried). */
+  reconnectFailures: number;
+  /** Slow consumers' closes as they saw them, by close code (0: still open when they read again). */
+  slowCloses: Record<string, number>;
+  /** Counted clients closed by the daemon, by close code (they reconnect with ?since=). */
+  serverCloses: Record<string, number>;
+}
+
+export interface SoakTally extends SoakProgress {
+  clients: number;
+  /** Sum over clients of the events each had to receive. */
+  expected: number;
+  /** Of those, the ones that arrived (counted once per client and event id). */
+  delivered: number;
+  lost: number;
+  /** Frames carrying an event id the client already had. */
+  duplicates: number;
+  /** Events a client received that it may not see (another folder, another user). */
+  unexpected: number;
+  /** Frames whose event id was lower than one the client had before. */
+  outOfOrder: number;
+  /** Connections whose recovery said `recovered: false`. */
+  notRecovered: number;
+  /** A few clients with losses: "client 17 (user 5, folder 3): 2 lost, first id 812". */
+  examples: string[];
 }
 
 export type WorkerRequest = WorkerCommand & { id: number };

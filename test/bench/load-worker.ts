@@ -1,12 +1,13 @@
 /**
  * A load worker: a process of its own (forked by the bench) holding a share of the idle
- * connections, since one process may hold only so many open files and the server under test must
+ * connections (or of the soak's clients), since one process may hold only so many open files and the server under test must
  * not share its process with them. Commands arrive over IPC (load-messages.ts); the worker exits
  * as soon as the bench goes away.
  */
 import WebSocket from 'ws';
 import type { AwaitCommand, OpenCommand, WorkerReply, WorkerRequest } from './load-messages.js';
 import { wallClockMs } from './load-messages.js';
+import { SoakFleet } from './soak-clients.js';
 
 interface Held {
   ws: WebSocket;
@@ -18,6 +19,8 @@ const held: Held[] = [];
 /** Connections that closed after they were ready, by close code. */
 const lostByCode = new Map<number, number>();
 let armed: { marker: string; pending: number; lastAt: number; done: Array<() => void> } | undefined;
+/** The soak's clients (soak-clients.ts), when the soak drives this worker. */
+const soak = new SoakFleet();
 
 function reply(message: WorkerReply): void {
   process.send?.(message);
@@ -130,7 +133,7 @@ function awaitMarker(cmd: AwaitCommand): Promise<{ lastAt: number }> {
 }
 
 function closeAll(): { closed: number } {
-  const closed = held.length;
+  const closed = held.length + soak.closeAll();
   armed = undefined;
   for (const h of held.splice(0)) {
     h.ws.removeAllListeners('close');
@@ -150,6 +153,16 @@ async function handle(cmd: WorkerRequest): Promise<unknown> {
       return awaitMarker(cmd);
     case 'close':
       return closeAll();
+    case 'soak-open':
+      return soak.open(cmd);
+    case 'soak-quiesce':
+      return soak.quiesce(cmd);
+    case 'soak-await':
+      return soak.awaitEvent(cmd);
+    case 'soak-progress':
+      return soak.progress();
+    case 'soak-tally':
+      return soak.tally(cmd.events);
   }
 }
 

@@ -6,6 +6,9 @@ import type { AwaitResult, CloseResult, OpenCommand, OpenResult, WorkerCommand, 
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
+/** Loopback source addresses the clients rotate over, so ephemeral ports never run out. */
+export const LOCAL_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+
 class Worker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -104,6 +107,11 @@ export class LoadWorkers {
   async lastArrival(marker: string, timeoutMs: number): Promise<number> {
     const results = await Promise.all(this.workers.map((w) => w.request<AwaitResult>({ type: 'await', marker, timeoutMs })));
     return Math.max(...results.map((r) => r.lastAt));
+  }
+
+  /** Sends each worker its own command (by worker index) and collects the answers in worker order. */
+  each<T>(command: (index: number) => WorkerCommand): Promise<T[]> {
+    return Promise.all(this.workers.map((w, i) => w.request<T>(command(i))));
   }
 
   async closeAll(): Promise<number> {

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** Memory of another process as the kernel sees it (Linux /proc). */
 export interface ProcMemory {
@@ -58,4 +58,9 @@ export async function scrapeMetrics(port: number): Promise<Map<string, number>> 
     samples.set(line.slice(0, space), Number(line.slice(space + 1)));
   }
   return samples;
+}
+
+/** Open file descriptors of another process (entries of /proc/<pid>/fd). */
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }

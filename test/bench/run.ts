@@ -5,19 +5,17 @@
  * scale (scale.ts): many idle connections held by load worker processes, and slow consumers.
  */
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import type { Database } from '../../src/db/index.js';
 import { sendWake } from '../../src/ops/wake.js';
-import { cleanupTempDirs, tempDir } from '../helpers/backends.js';
-import { mariaDb, shutdownMariaDb, type MariaDbServer } from '../helpers/mariadb.js';
+import { mariaDb } from '../helpers/mariadb.js';
 import { createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
-import { killChildren } from './children.js';
+import { databaseFactory, runBench } from './bench-main.js';
 import { startDaemon, type BenchDaemon } from './daemon.js';
 import { startRelay, type Relay } from './relay.js';
-import { BenchInputError, connectionScale, scaleOptionsFromEnv } from './scale.js';
+import { connectionScale, scaleOptionsFromEnv } from './scale.js';
 import { latencyHeader, row, stats, type Stats } from './table.js';
 
 const CLIENTS = 100;
@@ -118,11 +116,6 @@ async function throughput(receivers: BenchClient[], total: number, send: () => P
     await sleep(2);
   }
   return performance.now() - t0;
-}
-
-/** A fresh, empty database on the run's MariaDB, or a SQLite file where there is none. */
-function databaseFactory(server: MariaDbServer | null): () => Promise<string> {
-  return async () => (server ? server.createDatabase() : `sqlite:${path.join(tempDir('tpws-bench-'), 'bench.sqlite')}`);
 }
 
 /** The first section: latency with and without the wake-up datagram, and fan-out throughput. */
@@ -228,27 +221,7 @@ async function main(): Promise<void> {
   console.log(`bench ran ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-async function cleanUp(): Promise<void> {
-  killChildren();
-  await shutdownMariaDb();
-  cleanupTempDirs();
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`bench failed: still running after ${WATCHDOG_MS / 60_000} minutes`);
-  void cleanUp().finally(() => process.exit(1));
-}, WATCHDOG_MS);
-watchdog.unref();
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-main()
-  .catch((err: Error) => {
-    console.error(`bench failed: ${err instanceof BenchInputError ? err.message : (err.stack ?? err.message)}`);
-    process.exitCode = 1;
-  })
-  .finally(() => cleanUp());
+runBench('bench', WATCHDOG_MS, async () => {
+  await main();
+  return 0;
+});

@@ -13,14 +13,13 @@ import type { Database } from '../../src/db/index.js';
 import { sendWake } from '../../src/ops/wake.js';
 import { addFolder, createTeampassDatabase, grantFolder, issueToken, seedUser } from '../helpers/teampass-fixture.js';
 import { startDaemon, type BenchDaemon } from './daemon.js';
+import { wholeNumberFromEnv } from './env-options.js';
 import { wallClockMs } from './load-messages.js';
-import { LoadWorkers } from './load-workers.js';
+import { LoadWorkers, LOCAL_ADDRESSES } from './load-workers.js';
 import { procMemory, resetPeakRss, sampleRss, scrapeMetrics } from './process-memory.js';
 import { startRelay, type Relay } from './relay.js';
 import { kib, labelled, latencyHeader, mib, row, stats, textTable } from './table.js';
 
-/** Loopback source addresses the clients rotate over, so ephemeral ports never run out. */
-const LOCAL_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
 /** Seeded users the idle connections are spread over (max_connections_per_user is set to fit). */
 const USERS = 100;
 const HANDSHAKES_IN_FLIGHT_PER_WORKER = 50;
@@ -32,9 +31,6 @@ const BURST_EVENT_BYTES = 128 * 1024;
 const BURST_CHUNK = 4;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 const SETTLE_MS = 1500;
-
-/** A bench setting given wrongly: said in one line, without a stack. */
-export class BenchInputError extends Error {}
 
 export interface ScaleOptions {
   connections: number;
@@ -50,16 +46,7 @@ const LIMITS = {
 
 /** Reads the section's sizes from the environment; a bad value stops the bench before it starts. */
 export function scaleOptionsFromEnv(env: NodeJS.ProcessEnv): ScaleOptions {
-  const read = (name: keyof typeof LIMITS): number => {
-    const { min, max, fallback, why } = LIMITS[name];
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
-      throw new BenchInputError(`${name}=${raw} is not usable: give a whole number from ${min} to ${max} (${why}), or unset it for ${fallback}.`);
-    }
-    return value;
-  };
+  const read = (name: keyof typeof LIMITS) => wholeNumberFromEnv(env, name, LIMITS[name]);
   return {
     connections: read('TEAMPASS_WS_BENCH_CONNECTIONS'),
     slowConsumers: read('TEAMPASS_WS_BENCH_SLOW_CONSUMERS'),

@@ -1,0 +1,79 @@
+import { procMemory, scrapeMetrics } from './process-memory.js';
+
+/** One reading of the daemon's memory during the soak. */
+export interface MemorySample {
+  /** Seconds since the first event. */
+  atSec: number;
+  rss: number;
+  heapUsed: number;
+}
+
+export const HEAP_USED_METRIC = 'teampass_ws_nodejs_heap_size_used_bytes';
+
+/** Least-squares slope of y over x (y units per x unit); 0 with fewer than two points. */
+export function leastSquaresSlope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  }
+  return sxx === 0 ? 0 : sxy / sxx;
+}
+
+/**
+ * The lowest value in each window of `windowSec`: the heap right after a collection. Its slope is
+ * what a leak moves; the sawtooth between collections averages out only over many windows.
+ */
+export function floors(samples: MemorySample[], windowSec: number, pick: (s: MemorySample) => number): Array<[number, number]> {
+  const byWindow = new Map<number, [number, number]>();
+  for (const s of samples) {
+    const w = Math.floor(s.atSec / windowSec);
+    const v = pick(s);
+    const current = byWindow.get(w);
+    if (!current || v < current[1]) byWindow.set(w, [s.atSec, v]);
+  }
+  return [...byWindow.values()];
+}
+
+/** Bytes per second → KiB per minute. */
+export const kibPerMin = (bytesPerSec: number) => (bytesPerSec * 60) / 1024;
+
+/** Samples the daemon's RSS (/proc) and V8 heap used (/metrics) every `everyMs` until stopped. */
+export class MemoryWatch {
+  readonly samples: MemorySample[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly pid: number,
+    private readonly port: number,
+    private readonly startedAtMs: number,
+    everyMs: number,
+  ) {
+    this.timer = setInterval(() => void this.sample(), everyMs);
+  }
+
+  /** The samples; throws when the daemon could not be read (it died, or /metrics broke). */
+  stop(): MemorySample[] {
+    clearInterval(this.timer);
+    if (this.failure) throw this.failure;
+    return this.samples;
+  }
+
+  private async sample(): Promise<void> {
+    try {
+      const atSec = (Date.now() - this.startedAtMs) / 1000;
+      const rss = procMemory(this.pid).rss;
+      const heapUsed = (await scrapeMetrics(this.port)).get(HEAP_USED_METRIC);
+      if (heapUsed === undefined) throw new Error(`/metrics has no ${HEAP_USED_METRIC}`);
+      this.samples.push({ atSec, rss, heapUsed });
+    } catch (err) {
+      this.failure ??= new Error(`reading the daemon's memory failed: ${(err as Error).message}`);
+    }
+  }
+}

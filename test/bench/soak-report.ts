@@ -1,0 +1,121 @@
+import type { SoakTally } from './load-messages.js';
+import { floors, kibPerMin, leastSquaresSlope, type MemorySample } from './soak-memory.js';
+import type { SoakOptions } from './soak-options.js';
+import { labelled, mib, textTable } from './table.js';
+
+/** The daemon's open files, timers and connections at one moment. */
+export interface DaemonResources {
+  /** Entries of /proc/<pid>/fd. */
+  fds: number;
+  /** Ref'd timers (nodejs_active_resources{type="Timeout"} in /metrics). */
+  timers: number;
+  handles: number;
+  connections: number;
+  rss: number;
+  slowConsumerCloses: number;
+}
+
+export interface SoakOutcome {
+  o: SoakOptions;
+  samples: MemorySample[];
+  tally: SoakTally;
+  /** Counted clients subscribed again after churn stopped. */
+  liveAfterQuiesce: number;
+  /** Counted clients that had the end marker. */
+  reachedEnd: number;
+  events: { small: number; bulk: number };
+  resources: { before: DaemonResources; atStart: DaemonResources; atEnd: DaemonResources; after: DaemonResources };
+}
+
+/** Descriptors and timers the daemon may hold after every client left, beyond what it held before any came. */
+const FD_SLACK = 10;
+const TIMER_SLACK = 5;
+const MIN_SAMPLES = 5;
+/** A shorter measurement is GC sawtooth more than trend: its slopes are printed, not judged. */
+const JUDGE_MEMORY_FROM_SEC = 120;
+
+const count = (n: number) => n.toLocaleString('en-US');
+const slope = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} KiB/min`;
+const codes = (byCode: Record<string, number>) =>
+  Object.entries(byCode)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${count(n)} × ${code === '0' ? 'still open after reading again' : code}`)
+    .join(', ') || 'none';
+
+export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean } {
+  const { o, tally: t, resources: r } = x;
+  const failures: string[] = [];
+  const measured = x.samples.filter((s) => s.atSec >= o.warmupSec);
+  const measuredSec = measured.length > 1 ? measured[measured.length - 1]!.atSec - measured[0]!.atSec : 0;
+  const floorWindowSec = Math.min(30, Math.max(5, Math.round(measuredSec / 8)));
+  const rssSlope = kibPerMin(leastSquaresSlope(measured.map((s) => [s.atSec, s.rss])));
+  const heapSlope = kibPerMin(leastSquaresSlope(measured.map((s) => [s.atSec, s.heapUsed])));
+  const heapFloor = floors(measured, floorWindowSec, (s) => s.heapUsed);
+  const heapFloorSlope = kibPerMin(leastSquaresSlope(heapFloor));
+  const range = (pick: (s: MemorySample) => number) => {
+    const v = measured.map(pick);
+    return `${mib(v[0] ?? 0)} → ${mib(v[v.length - 1] ?? 0)} (min ${mib(Math.min(...v))}, max ${mib(Math.max(...v))})`;
+  };
+
+  if (t.lost > 0) failures.push(`${count(t.lost)} events lost`);
+  if (t.duplicates > 0) failures.push(`${count(t.duplicates)} duplicate events`);
+  if (t.unexpected > 0) failures.push(`${count(t.unexpected)} events reached a client that may not see them`);
+  if (t.notRecovered > 0) failures.push(`${count(t.notRecovered)} reconnects said recovered: false`);
+  if (x.liveAfterQuiesce < t.clients) failures.push(`${count(t.clients - x.liveAfterQuiesce)} clients were not connected again after churn stopped`);
+  if (x.reachedEnd < t.clients) failures.push(`${count(t.clients - x.reachedEnd)} clients never had the last event`);
+  const judgeMemory = measuredSec >= JUDGE_MEMORY_FROM_SEC;
+  if (measured.length < MIN_SAMPLES) failures.push(`only ${measured.length} memory samples after the warm-up`);
+  if (judgeMemory && rssSlope > o.maxRssSlopeKibPerMin) failures.push(`RSS grew ${slope(rssSlope)} (bound ${o.maxRssSlopeKibPerMin} KiB/min)`);
+  if (judgeMemory && heapFloorSlope > o.maxHeapSlopeKibPerMin) failures.push(`the heap floor grew ${slope(heapFloorSlope)} (bound ${o.maxHeapSlopeKibPerMin} KiB/min)`);
+  if (r.after.fds > r.before.fds + FD_SLACK) failures.push(`${r.after.fds - r.before.fds} more open files after every client left than before any came`);
+  if (r.after.timers > r.before.timers + TIMER_SLACK) failures.push(`${r.after.timers - r.before.timers} more timers after every client left than before any came`);
+  if (r.after.connections !== 0) failures.push(`the daemon still counts ${r.after.connections} connections after every client left`);
+
+  const memoryVerdict = judgeMemory
+    ? `memory flat (RSS ${slope(rssSlope)}, heap floor ${slope(heapFloorSlope)})`
+    : `memory not judged (${Math.round(measuredSec)} s measured after the warm-up; slopes are judged from ${JUDGE_MEMORY_FROM_SEC} s)`;
+  const slowSeen = Object.values(t.slowCloses).reduce((a, b) => a + b, 0);
+  const lines = [
+    '',
+    `events: ${count(x.events.small)} small + ${count(x.events.bulk)} large + the end marker; each counted client checked by event id`,
+    ...labelled([
+      ['delivered / expected (sum over clients)', `${count(t.delivered)} / ${count(t.expected)}`],
+      ['lost', count(t.lost)],
+      ['duplicates (same id twice on one client)', count(t.duplicates)],
+      ['to a client that may not see them', count(t.unexpected)],
+      ['out of order (id below one already had)', count(t.outOfOrder)],
+      ['reconnects with ?since= (failed attempts)', `${count(t.reconnects)} (${count(t.reconnectFailures)})`],
+      ['recovered: false', count(t.notRecovered)],
+      ['counted clients closed by the daemon', codes(t.serverCloses)],
+      ['slow consumers, close as they saw it', `${count(slowSeen)}: ${codes(t.slowCloses)}`],
+      ['teampass_ws_slow_consumer_closes_total', count(r.atEnd.slowConsumerCloses - r.before.slowConsumerCloses)],
+      ...t.examples.map((e): [string, string] => ['  e.g.', e]),
+    ]),
+    '',
+    `daemon memory after a ${o.warmupSec} s warm-up: ${measured.length} samples every ${x.samples.length > 1 ? Math.round(x.samples[1]!.atSec - x.samples[0]!.atSec) : 0} s over ${Math.round(measuredSec)} s`,
+    ...labelled([
+      ['RSS (VmRSS)', range((s) => s.rss)],
+      ['  least-squares slope', `${slope(rssSlope)} (bound ${o.maxRssSlopeKibPerMin} KiB/min)`],
+      ['V8 heap used', range((s) => s.heapUsed)],
+      ['  least-squares slope, every sample', slope(heapSlope)],
+      [`  slope of the floor (lowest per ${floorWindowSec} s)`, `${slope(heapFloorSlope)} (bound ${o.maxHeapSlopeKibPerMin} KiB/min)`],
+    ]),
+    '',
+    ...textTable(
+      ['daemon', 'no clients', 'start', 'end', 'all left'],
+      [
+        ['open files (/proc/<pid>/fd)', ...[r.before, r.atStart, r.atEnd, r.after].map((v) => count(v.fds))],
+        ['timers (active Timeout resources)', ...[r.before, r.atStart, r.atEnd, r.after].map((v) => count(v.timers))],
+        ['handles', ...[r.before, r.atStart, r.atEnd, r.after].map((v) => count(v.handles))],
+        ['connections', ...[r.before, r.atStart, r.atEnd, r.after].map((v) => count(v.connections))],
+        ['RSS', ...[r.before, r.atStart, r.atEnd, r.after].map((v) => mib(v.rss))],
+      ],
+      [12, 12, 12, 12],
+    ),
+    '',
+    failures.length === 0
+      ? `verdict: PASS — nothing lost, no duplicate, ${memoryVerdict}, no file or timer left behind`
+      : `verdict: FAIL — ${failures.join('; ')}`,
+  ];
+  return { lines, passed: failures.length === 0 };
+}
