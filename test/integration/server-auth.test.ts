@@ -131,6 +131,22 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       }
     });
 
+    it("judges a TeamPass 3.2 API token by its api_sessions row, looked up by jti and user id, as TeamPass's API does", async () => {
+      await setTeampassSetting(db, 'api_jwt_secret', 'tp32-secret');
+      const [user, other] = [await seedUser(db), await seedUser(db)];
+      await addApiSession(db, { jti: 'expired', userId: user.id, expiresInSec: -5 });
+      await addApiSession(db, { jti: 'theirs', userId: other.id, revoked: true });
+      await start();
+      const token = (jti: string) => sign({ id: user.id, exp: now() + 600, aud: 'teampass-api', jti }, 'tp32-secret');
+      const accepted = async (jti: string) => {
+        const frame = await connected(await suite.srv!.client(`?token=${token(jti)}`));
+        return frame.type === 'connected' ? true : String(frame.message);
+      };
+      expect(await accepted('no-row-yet'), 'a token issued before api_sessions existed is good until it expires').to.equal(true);
+      expect(await accepted('theirs'), "another user's revoked row is not this token's").to.equal(true);
+      expect(await accepted('expired'), 'a row past expires_at').to.match(/revoked or expired/);
+    });
+
     it("checks TeamPass 3.1 API tokens with the DB_PASSWD string", async () => {
       const teampass = await readTeampassSettings(makeTeampassInstall({ version: '3.1', password: 'secret-db-pass' }));
       const user = await seedUser(db);
