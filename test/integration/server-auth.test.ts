@@ -155,6 +155,20 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       expect((await connected(client)).type).to.equal('connected');
     });
 
+    it("accepts sub tokens signed with the misc jwt_secret row the PHP daemon used: exp required, allowed_folders narrows", async () => {
+      await setTeampassSetting(db, 'jwt_secret', 'php-daemon-secret');
+      const [a, b] = [await addFolder(db), await addFolder(db)];
+      const user = await seedUser(db, { login: 'php-api' });
+      await assignRole(db, user.id, await addRole(db, { [a]: 'W', [b]: 'W' }));
+      await start();
+      const client = await suite.srv!.client(`?token=${sign({ sub: String(user.id), exp: now() + 60, allowed_folders: [a] }, 'php-daemon-secret')}`);
+      expect(await connected(client)).to.deep.include({ type: 'connected', user_id: user.id, user_login: 'php-api' });
+      expect(await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: a } })).to.include({ action: 'subscribed', folder_id: a });
+      expect(await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: b } })).to.include({ type: 'error', error_code: 'forbidden' });
+      const noExp = await suite.srv!.client(`?token=${sign({ sub: String(user.id) }, 'php-daemon-secret')}`);
+      expect(await noExp.next()).to.deep.include({ type: 'error', error_code: 'auth_failed', message: 'Authentication failed: the token has no exp claim.' });
+    });
+
     it('refuses alg none and RS256 tokens', async () => {
       const user = await seedUser(db);
       await start({ config: { jwt_secret: CONFIG_SECRET } });
