@@ -61,7 +61,7 @@ export const CONFIG_KEYS = {
   allowed_origins: {
     type: { kind: 'list' },
     default: [],
-    description: 'Origins allowed for browser connections, comma separated (empty: the host of cpassman_url, else the Host header)',
+    description: "Origins allowed for browser connections, comma separated (empty: the cpassman_url origin, or the request's own origin)",
     addition: true,
   },
   trusted_proxies: {

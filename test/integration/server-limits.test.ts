@@ -36,12 +36,61 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       expect((await refused.next()).error_code, 'scheme matters for a full origin').to.equal('origin_not_allowed');
     });
 
-    it("defaults to the host of TeamPass's cpassman_url", async () => {
+    it("defaults to cpassman_url's origin, scheme included, or the request's own origin; a cross-site page is refused", async () => {
       await setTeampassSetting(db, 'cpassman_url', 'https://vault.example.test/teampass');
       await start();
-      expect((await connected(await suite.srv!.client(`?token=${await login()}`, { origin: 'https://vault.example.test' }))).type).to.equal('connected');
-      const refused = await suite.srv!.client(`?token=${await login()}`, { origin: `http://127.0.0.1:${suite.srv!.server.port}` });
-      expect((await refused.next()).error_code).to.equal('origin_not_allowed');
+      const port = suite.srv!.server.port;
+      const verdict = async (origin: string, headers: Record<string, string> = {}) => {
+        const frame = await connected(await suite.srv!.client(`?token=${await login()}`, { origin, headers }));
+        return frame.type === 'connected' ? 'accepted' : String(frame.error_code);
+      };
+      expect(await verdict('https://vault.example.test')).to.equal('accepted');
+      for (const origin of ['http://vault.example.test', 'ws://vault.example.test', 'wss://vault.example.test', 'https://vault.example.test:8443']) {
+        expect(await verdict(origin), `${origin} is another origin than https://vault.example.test`).to.equal('origin_not_allowed');
+      }
+      expect(await verdict(`http://127.0.0.1:${port}`), 'TeamPass reached by IP: same origin as the request').to.equal('accepted');
+      expect(await verdict('https://evil.example'), 'cross-site').to.equal('origin_not_allowed');
+      expect(await verdict(`https://127.0.0.1:${port}`), 'the daemon speaks plain http: an https page is not its own origin').to.equal('origin_not_allowed');
+    });
+
+    it('takes the same origin from X-Forwarded-Host and X-Forwarded-Proto of a trusted proxy only', async () => {
+      await setTeampassSetting(db, 'cpassman_url', 'https://vault.example.test');
+      const secondName = { 'X-Forwarded-Host': 'tp.intranet.test', 'X-Forwarded-Proto': 'https' };
+      await start();
+      const verdict = async (origin: string, headers: Record<string, string>) => {
+        const frame = await connected(await suite.srv!.client(`?token=${await login()}`, { origin, headers }));
+        return frame.type === 'connected' ? 'accepted' : String(frame.error_code);
+      };
+      expect(await verdict('https://tp.intranet.test', secondName), 'a second name behind the proxy').to.equal('accepted');
+      expect(await verdict('http://tp.intranet.test', secondName), 'the scheme counts').to.equal('origin_not_allowed');
+      expect(await verdict('https://evil.example', secondName)).to.equal('origin_not_allowed');
+      expect(await verdict('http://tp.intranet.test', { Host: 'tp.intranet.test' }), 'Host header, no proxy headers: plain http').to.equal('accepted');
+      expect(await verdict('https://vault.example.test', { Host: 'vault.example.test', 'X-Forwarded-Proto': 'https' })).to.equal('accepted');
+      expect(await verdict('http://vault.example.test', { Host: 'vault.example.test', 'X-Forwarded-Proto': 'https' }), 'an http page of an https site').to.equal('origin_not_allowed');
+    });
+
+    it('does not believe X-Forwarded-Host from an untrusted peer', async () => {
+      await start({ config: { trusted_proxies: [] } });
+      const frame = await connected(
+        await suite.srv!.client(`?token=${await login()}`, { origin: 'https://evil.example', headers: { 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https' } }),
+      );
+      expect(frame.error_code).to.equal('origin_not_allowed');
+    });
+
+    it('logs the first refusal of each origin as a warning naming allowed_origins, later ones at debug', async () => {
+      await start();
+      for (const origin of ['https://evil.example', 'https://evil.example', 'https://other.example']) {
+        const frame = await connected(await suite.srv!.client(`?token=${await login()}`, { origin }));
+        expect(frame.error_code).to.equal('origin_not_allowed');
+      }
+      await waitFor(() => suite.srv!.logs().filter((l) => l.message === 'Connection refused: origin not allowed').length === 3);
+      const refusals = suite.srv!.logs().filter((l) => l.message === 'Connection refused: origin not allowed');
+      expect(refusals.map((l) => [l.level, l.origin])).to.deep.equal([
+        ['warn', 'https://evil.example'],
+        ['debug', 'https://evil.example'],
+        ['warn', 'https://other.example'],
+      ]);
+      expect(refusals[0].suggestion).to.contain('allowed_origins').and.contain('https://evil.example');
     });
 
     it('without allowed_origins or cpassman_url, accepts only the same host as the request', async () => {
