@@ -1,4 +1,5 @@
 import type { TargetType } from '../db/rows.js';
+import type { TeampassEventType } from '../protocol/index.js';
 
 /**
  * The events TeamPass's PHP producers write (TEAMPASS.md, "Producers"): where each one goes and
@@ -52,7 +53,8 @@ const TASK_PROGRESS_FIELDS = ['task_id', 'task_type', 'progress', 'total', 'stat
 /** task_completed as TeamPass's background worker writes it. */
 const TASK_COMPLETED_FIELDS = ['task_id', 'task_type', 'status', 'message', 'item_id', 'item_label', 'process_type'];
 
-export const EVENT_CATALOGUE: Readonly<Record<string, EventSpec>> = {
+// Keyed by TeamPass's event types: the compiler keeps this catalogue and that list in step.
+export const EVENT_CATALOGUE: Readonly<Record<TeampassEventType, EventSpec>> = {
   item_created: itemEvent('created_by', 'An item was created in a folder'),
   item_updated: itemEvent('updated_by', 'An item was changed'),
   item_deleted: itemEvent('deleted_by', 'An item was deleted'),
@@ -135,7 +137,7 @@ export const EVENT_CATALOGUE: Readonly<Record<string, EventSpec>> = {
 };
 
 export function eventSpec(eventType: string): EventSpec | undefined {
-  return Object.prototype.hasOwnProperty.call(EVENT_CATALOGUE, eventType) ? EVENT_CATALOGUE[eventType] : undefined;
+  return Object.prototype.hasOwnProperty.call(EVENT_CATALOGUE, eventType) ? EVENT_CATALOGUE[eventType as TeampassEventType] : undefined;
 }
 
 export const KNOWN_EVENT_TYPES: readonly string[] = Object.keys(EVENT_CATALOGUE);
