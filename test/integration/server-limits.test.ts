@@ -152,6 +152,51 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
     });
   });
 
+  describe('slow handshakes', () => {
+    /** Resolves when the server closes the socket, or fails after `limitMs` (Node's defaults hold it for minutes). */
+    const dropped = (socket: net.Socket, limitMs: number) =>
+      new Promise<string>((resolve, reject) => {
+        let reply = '';
+        socket.on('data', (d) => (reply += d.toString()));
+        const timer = setTimeout(() => reject(new Error(`the server still holds the connection after ${limitMs} ms`)), limitMs);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(reply);
+        });
+        socket.on('error', () => undefined);
+      });
+
+    it('drops a client that never finishes its upgrade headers after handshake_timeout_ms', async () => {
+      await start({ config: { handshake_timeout_ms: 1000 } });
+      const socket = net.connect(suite.srv!.server.port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n');
+      // A header line now and then, never the blank line that ends them.
+      let n = 0;
+      const trickle = setInterval(() => socket.writable && socket.write(`X-Slow-${n++}: x\r\n`), 200);
+      try {
+        await dropped(socket, 15_000);
+      } finally {
+        clearInterval(trickle);
+        socket.destroy();
+      }
+      const other = await suite.srv!.client(`?token=${await login()}`);
+      expect((await connected(other)).type, 'others still get in').to.equal('connected');
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await other.request({ action: 'ping' })).type, 'the limit is for the handshake only, not the upgraded connection').to.equal('pong');
+    });
+
+    it('drops a client that connects and sends nothing', async () => {
+      await start({ config: { handshake_timeout_ms: 1000 } });
+      const socket = net.connect(suite.srv!.server.port, '127.0.0.1');
+      try {
+        await dropped(socket, 15_000);
+      } finally {
+        socket.destroy();
+      }
+    });
+  });
+
   describe('per-message checks, in the PHP order, the connection kept open', () => {
     it('message_too_large, invalid_json, unknown_action, rate_limited (pong exempt)', async () => {
       await start({ config: { max_message_size: 1024, rate_limit_messages: 3, rate_limit_window_ms: 60_000 } });
