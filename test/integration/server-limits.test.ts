@@ -140,6 +140,44 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       expect((await connected(otherClient)).type, 'another address is not affected').to.equal('connected');
     });
 
+    /** `failures` bad tokens, each from the X-Forwarded-For value the function gives. */
+    const fail = async (failures: number, forwardedFor: (i: number) => string) => {
+      for (let i = 0; i < failures; i++) {
+        const c = await suite.srv!.client(`?token=${'0'.repeat(64)}`, { headers: { 'X-Forwarded-For': forwardedFor(i) } });
+        expect((await c.next()).error_code).to.equal('auth_failed');
+        await c.waitClose();
+      }
+    };
+    const verdict = async (forwardedFor: string) => {
+      const frame = await connected(await suite.srv!.client(`?token=${await login()}`, { headers: { 'X-Forwarded-For': forwardedFor } }));
+      return frame.type === 'connected' ? 'connected' : String(frame.error_code);
+    };
+
+    it('counts IPv6 clients per /64, so rotating addresses within one network does not escape the limit', async () => {
+      await start();
+      await fail(10, (i) => `2001:db8:1:2::${(i + 1).toString(16)}`);
+      expect(await verdict('2001:db8:1:2:ffff:ffff:ffff:fffe')).to.equal('rate_limited');
+      expect(await verdict('2001:DB8:1:2:0:0:0:abc'), 'any spelling of the same network').to.equal('rate_limited');
+      expect(await verdict('2001:db8:1:3::1'), 'the next /64 is another client').to.equal('connected');
+    });
+
+    it('counts an IPv4 client as one whatever the spelling: dotted, IPv4-mapped, hex IPv4-mapped', async () => {
+      await start();
+      const spellings = ['203.0.113.7', '::ffff:203.0.113.7', '::ffff:cb00:7107', '0:0:0:0:0:ffff:cb00:7107'];
+      await fail(10, (i) => spellings[i % spellings.length]);
+      for (const spelling of spellings) expect(await verdict(spelling), spelling).to.equal('rate_limited');
+      expect(await verdict('203.0.113.8')).to.equal('connected');
+    });
+
+    it('takes a last X-Forwarded-For hop that is not an address as an untrusted client, never as the loopback proxy', async () => {
+      await start();
+      await fail(10, () => 'unknown');
+      expect(await verdict('unknown')).to.equal('rate_limited');
+      expect(await verdict('203.0.113.9')).to.equal('connected');
+      const line = suite.srv!.logs().find((l) => l.message === 'Authentication failed');
+      expect(line?.ip).to.equal('unknown');
+    });
+
     it('never blocks loopback, and ignores X-Forwarded-For from an untrusted peer', async () => {
       await start({ config: { trusted_proxies: [] } });
       for (let i = 0; i < 12; i++) {
@@ -198,8 +236,8 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
   });
 
   describe('per-message checks, in the PHP order, the connection kept open', () => {
-    it('message_too_large, invalid_json, unknown_action, rate_limited (pong exempt)', async () => {
-      await start({ config: { max_message_size: 1024, rate_limit_messages: 3, rate_limit_window_ms: 60_000 } });
+    it('message_too_large, invalid_json, unknown_action, rate_limited (pong exempt; unreadable frames count)', async () => {
+      await start({ config: { max_message_size: 1024, rate_limit_messages: 5, rate_limit_window_ms: 60_000 } });
       const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       client.send(JSON.stringify({ action: 'ping', request_id: 'big', pad: 'x'.repeat(2000) }));
@@ -216,6 +254,23 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       client.send({ action: 'fly', request_id: 'u2' });
       expect((await client.next((f) => f.request_id === 'u2')).error_code, 'unknown_action comes before the rate limit').to.equal('unknown_action');
       expect(client.isClosed).to.equal(false);
+    });
+
+    it('counts invalid JSON and repeated authenticate frames toward the rate limit', async () => {
+      await start({ config: { rate_limit_messages: 3, rate_limit_window_ms: 60_000 } });
+      const garbage = await suite.srv!.client(`?token=${await login()}`);
+      await connected(garbage);
+      for (let i = 0; i < 3; i++) garbage.send('{not json');
+      garbage.send({ action: 'ping', request_id: 'after-garbage' });
+      expect((await garbage.next((f) => f.request_id === 'after-garbage')).error_code).to.equal('rate_limited');
+
+      const token = await login();
+      const again = await suite.srv!.client(`?token=${token}`);
+      await connected(again);
+      for (let i = 0; i < 3; i++) again.send({ action: 'authenticate', token });
+      again.send({ action: 'ping', request_id: 'after-auth' });
+      expect((await again.next((f) => f.request_id === 'after-auth')).error_code).to.equal('rate_limited');
+      expect(again.isClosed).to.equal(false);
     });
 
     it('starts a new window after rate_limit_window_ms', async () => {
