@@ -46,7 +46,7 @@ export async function computeFolderAccess(db: Database, settings: MiscSettings, 
     knex(t.usersRoles).select('role_id').where({ user_id: userId }).whereIn('source', [...ROLE_SOURCES]),
     knex(t.usersGroups).select('group_id').where({ user_id: userId }),
     knex(t.usersGroupsForbidden).select('group_id').where({ user_id: userId }),
-    knex(t.nestedTree).select('id', 'title', 'nleft', 'nright', 'nlevel').where({ personal_folder: 1 }),
+    knex(t.nestedTree).select('id', 'title', 'nleft', 'nright').where({ personal_folder: 1 }),
   ]);
   const roleIds = ids(roleRows, 'role_id');
   const valueRows = roleIds.length
@@ -55,24 +55,27 @@ export async function computeFolderAccess(db: Database, settings: MiscSettings, 
 
   const direct = new Set(ids(directRows, 'group_id'));
   const forbidden = new Set(ids(forbiddenRows, 'group_id'));
-  const allPersonal = personalRows as Array<{ id: number; title: string; nleft: number; nright: number; nlevel: number }>;
-  const personalIds = new Set(ids(allPersonal, 'id'));
+  const allPersonal = personalRows as Array<{ id: number; title: string; nleft: number; nright: number }>;
+  const pfOn = settings.enabled('enable_pf_feature') && Number(user.personal_folder) === 1;
+  const titledMine = (f: { title: string }) => String(f.title).trim() === String(userId);
 
+  // TeamPass's personal root: the first personal folder titled with the user's id that is not also
+  // a direct grant (a granted one is just a granted folder, its subfolders not personal access).
   const own = new Set<number>();
-  if (settings.enabled('enable_pf_feature') && Number(user.personal_folder) === 1) {
-    const roots = allPersonal.filter((f) => String(f.title).trim() === String(userId)).sort((a, b) => Number(a.nlevel) - Number(b.nlevel));
-    const root = roots[0];
-    if (root) {
-      for (const f of allPersonal) {
-        if (f.id === root.id || (Number(f.nleft) > Number(root.nleft) && Number(f.nright) < Number(root.nright))) own.add(Number(f.id));
-      }
-    }
+  const root = pfOn ? allPersonal.filter((f) => titledMine(f) && !direct.has(Number(f.id))).sort((a, b) => Number(a.id) - Number(b.id))[0] : undefined;
+  if (root) {
+    own.add(Number(root.id));
+    // Every nested descendant, whatever its own personal_folder flag.
+    const below = (await knex(t.nestedTree).select('id').where('nleft', '>', Number(root.nleft)).andWhere('nright', '<', Number(root.nright))) as Array<{ id: number }>;
+    for (const id of ids(below, 'id')) own.add(id);
   }
+  // Personal folders no grant can open: all but the own tree and, with the feature on, those titled with the user's id.
+  const closed = new Set(ids(allPersonal.filter((f) => !own.has(Number(f.id)) && !(pfOn && titledMine(f))), 'id'));
 
   const folders = new Set<number>();
   const readOnly = new Set<number>();
   const consider = (folderId: number) => {
-    if (!forbidden.has(folderId) && !personalIds.has(folderId)) folders.add(folderId);
+    if (!forbidden.has(folderId) && !closed.has(folderId)) folders.add(folderId);
   };
   for (const folderId of direct) consider(folderId);
   for (const row of valueRows) {
@@ -80,7 +83,10 @@ export async function computeFolderAccess(db: Database, settings: MiscSettings, 
     consider(folderId);
     if (row.type === 'R' && !direct.has(folderId)) readOnly.add(folderId);
   }
-  for (const folderId of own) folders.add(folderId);
+  for (const folderId of own) {
+    folders.add(folderId);
+    readOnly.delete(folderId);
+  }
   for (const folderId of readOnly) if (!folders.has(folderId)) readOnly.delete(folderId);
 
   return { userId, isAdmin, folders, readOnly, personal: own, kb, computedAtMs };

@@ -1,7 +1,7 @@
 import type { Database } from '../db/index.js';
 
 /** The misc (type 'admin') settings the daemon reads; everything else in misc is TeamPass's business. */
-export const READ_SETTINGS = ['enable_kb', 'enable_pf_feature', 'cpassman_url', 'api_jwt_secret', 'websocket_enabled'] as const;
+export const READ_SETTINGS = ['enable_kb', 'enable_pf_feature', 'cpassman_url', 'api_jwt_secret', 'jwt_secret', 'websocket_enabled'] as const;
 export type SettingName = (typeof READ_SETTINGS)[number];
 
 export interface SettingValue {

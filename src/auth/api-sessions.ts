@@ -2,22 +2,46 @@ import type { Database } from '../db/index.js';
 
 const CHUNK = 500;
 
+/** A TeamPass 3.2 API token's session: its jti and the user it was issued to. */
+export interface ApiSessionRef {
+  readonly jti: string;
+  readonly userId: number;
+}
+
 /**
- * TeamPass 3.2 API sessions by jti: the ones that are unknown or revoked (revoked_at set).
- * A missing table (a 3.1 database) revokes nothing, since 3.1 tokens carry no jti to check.
+ * TeamPass's own verdict on an API session: `unknown` (no row for this jti and user: a token
+ * issued before api_sessions existed, good until it expires), `live`, `revoked` (revoked_at set)
+ * or `expired` (expires_at past).
  */
-export async function revokedJtis(db: Database, jtis: readonly string[]): Promise<Set<string>> {
-  const out = new Set<string>();
-  if (jtis.length === 0) return out;
-  if (!(await db.knex.schema.hasTable(db.t.apiSessions))) return out;
-  const live = new Set<string>();
+export type ApiSessionVerdict = 'live' | 'unknown' | 'revoked' | 'expired';
+
+export const apiSessionKey = (ref: ApiSessionRef): string => `${ref.userId}:${ref.jti}`;
+
+/** Whether TeamPass's API would refuse the token. */
+export const apiSessionRefused = (verdict: ApiSessionVerdict | undefined): boolean => verdict === 'revoked' || verdict === 'expired';
+
+/**
+ * Judges API sessions as TeamPass's API does: the row is looked up by jti and user id together.
+ * Keyed by apiSessionKey. A missing table (a 3.1 database) leaves every session `unknown`.
+ */
+export async function apiSessionVerdicts(db: Database, refs: readonly ApiSessionRef[], nowSec = Math.floor(Date.now() / 1000)): Promise<Map<string, ApiSessionVerdict>> {
+  const out = new Map<string, ApiSessionVerdict>();
+  for (const ref of refs) out.set(apiSessionKey(ref), 'unknown');
+  if (refs.length === 0 || !(await db.knex.schema.hasTable(db.t.apiSessions))) return out;
+  const jtis = [...new Set(refs.map((r) => r.jti))];
   for (let i = 0; i < jtis.length; i += CHUNK) {
-    const rows = (await db.knex(db.t.apiSessions).select('jti', 'revoked_at').whereIn('jti', jtis.slice(i, i + CHUNK))) as Array<{
-      jti: string;
-      revoked_at: number | string | null;
-    }>;
-    for (const row of rows) if (row.revoked_at === null || Number(row.revoked_at) === 0) live.add(row.jti);
+    const rows = (await db
+      .knex(db.t.apiSessions)
+      .select('jti', 'user_id', 'expires_at', 'revoked_at')
+      .whereIn('jti', jtis.slice(i, i + CHUNK))) as Array<{ jti: string; user_id: number | string; expires_at: number | string | null; revoked_at: number | string | null }>;
+    for (const row of rows) {
+      const key = apiSessionKey({ jti: row.jti, userId: Number(row.user_id) });
+      if (!out.has(key)) continue;
+      const verdict: ApiSessionVerdict =
+        row.revoked_at !== null && Number(row.revoked_at) !== 0 ? 'revoked' : Number(row.expires_at ?? 0) <= nowSec ? 'expired' : 'live';
+      // Several rows for one session: any refusing row wins, as a revocation must not be hidden by a duplicate.
+      if (out.get(key) === 'unknown' || apiSessionRefused(verdict)) out.set(key, verdict);
+    }
   }
-  for (const jti of jtis) if (!live.has(jti)) out.add(jti);
   return out;
 }

@@ -3,7 +3,7 @@ import type { Identity } from './identity.js';
 import { displayName } from './identity.js';
 import { verifyJwt, JWT_SHAPE, type JwtFailure } from './jwt.js';
 import type { JwtKeyring } from './jwt-secrets.js';
-import { revokedJtis } from './api-sessions.js';
+import { apiSessionKey, apiSessionRefused, apiSessionVerdicts } from './api-sessions.js';
 import { loadUser, sessionEnd, type SessionEnd } from './users.js';
 import { consumeWsToken, createReconnectToken, WS_TOKEN_PATTERN, type TokenMode } from './ws-token.js';
 
@@ -73,8 +73,11 @@ export class Authenticator {
     }
     if (!result.ok) return { ok: false, reason: result.reason, message: `Authentication failed: ${result.detail}.` };
     const { claims, secret } = result;
-    if (secret.checkJti && claims.jti !== null && (await revokedJtis(db, [claims.jti])).has(claims.jti)) {
-      return { ok: false, reason: 'jwt_revoked', message: 'Authentication failed: this API session was revoked or is unknown. Log in to the API again.' };
+    if (secret.checkJti && claims.jti !== null) {
+      const session = { jti: claims.jti, userId: claims.userId };
+      if (apiSessionRefused((await apiSessionVerdicts(db, [session])).get(apiSessionKey(session)))) {
+        return { ok: false, reason: 'jwt_revoked', message: 'Authentication failed: this API session was revoked or expired. Log in to the API again.' };
+      }
     }
     const user = await loadUser(db, claims.userId);
     const ended = sessionEnd(user, { method: 'jwt', keyTempo: null }, Math.floor(Date.now() / 1000));

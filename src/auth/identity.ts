@@ -11,7 +11,7 @@ export interface Identity {
   readonly keyTempo: string | null;
   /** When the credential stops being valid (a JWT's exp plus leeway), ms since the epoch; null for none. */
   readonly expiresAtMs: number | null;
-  /** A TeamPass 3.2 API token's id, re-checked against api_sessions.revoked_at; null otherwise. */
+  /** A TeamPass 3.2 API token's id, re-checked against its api_sessions row (revoked_at, expires_at); null otherwise. */
   readonly jti: string | null;
   /** A JWT's allowed_folders, narrowing TeamPass's own rule; null when the token does not narrow. */
   readonly allowedFolders: ReadonlySet<number> | null;

@@ -3,7 +3,7 @@ import type { MiscSettings } from '../access/index.js';
 import type { Logger } from '../log/index.js';
 import { decryptDefuse, loadDefuseKey, trimDefuseTrailingWhitespace, type TeampassSettings } from '../teampass/index.js';
 
-export type JwtSecretKind = 'teampass_3_2' | 'teampass_3_1' | 'config';
+export type JwtSecretKind = 'teampass_3_2' | 'teampass_misc' | 'teampass_3_1' | 'config';
 
 /** One way an API token may be signed, with the claim checks that go with it. */
 export interface JwtSecret {
@@ -29,8 +29,9 @@ function issuersFor(url: string): string[] | undefined {
 
 /**
  * The secrets an API token may be signed with: TeamPass 3.2's misc api_jwt_secret (decrypted
- * with the install's key when TeamPass marks it encrypted), 3.1's DB_PASSWD string, and
- * jwt_secret from this daemon's configuration. Rebuilt only when the setting changes.
+ * with the install's key when TeamPass marks it encrypted), the misc jwt_secret row the PHP
+ * daemon verified its `sub` tokens with, 3.1's DB_PASSWD string, and jwt_secret from this
+ * daemon's configuration. Rebuilt only when a setting changes.
  */
 export class JwtKeyring {
   private cacheKey: string | undefined;
@@ -59,11 +60,12 @@ export class JwtKeyring {
 
   async current(): Promise<JwtSecret[]> {
     const api = this.settings.get('api_jwt_secret');
+    const daemon = this.settings.get('jwt_secret');
     const cpassmanUrl = this.settings.value('cpassman_url');
-    const key = JSON.stringify([api?.value ?? '', api?.encrypted ?? false, cpassmanUrl]);
+    const key = JSON.stringify([api?.value ?? '', api?.encrypted ?? false, daemon?.value ?? '', daemon?.encrypted ?? false, cpassmanUrl]);
     if (key === this.cacheKey) return this.secrets;
     const out: JwtSecret[] = [];
-    const apiSecret = api && api.value !== '' ? await this.plainApiSecret(api.value, api.encrypted) : undefined;
+    const apiSecret = api && api.value !== '' ? await this.plainSecret('api_jwt_secret', api.value, api.encrypted) : undefined;
     if (apiSecret) {
       out.push({
         kind: 'teampass_3_2',
@@ -74,6 +76,9 @@ export class JwtKeyring {
         checkJti: true,
       });
     }
+    // The PHP daemon's own check: HS256 and the signature only (no aud, iss or jti); exp is still required.
+    const daemonSecret = daemon && daemon.value !== '' ? await this.plainSecret('jwt_secret', daemon.value, daemon.encrypted) : undefined;
+    if (daemonSecret) out.push({ kind: 'teampass_misc', secret: daemonSecret, leewaySec: 0, checkJti: false });
     if (this.teampass?.version === '3.1' && this.teampass.rawDbPasswd) {
       out.push({ kind: 'teampass_3_1', secret: this.teampass.rawDbPasswd, leewaySec: 0, checkJti: false });
     }
@@ -83,11 +88,11 @@ export class JwtKeyring {
     return out;
   }
 
-  private async plainApiSecret(value: string, encrypted: boolean): Promise<string | undefined> {
+  private async plainSecret(name: string, value: string, encrypted: boolean): Promise<string | undefined> {
     if (!encrypted) return value;
     const keyFile = this.teampass?.keyFilePath;
     if (!keyFile) {
-      this.logger.warn('TeamPass api_jwt_secret is encrypted but no TeamPass key file is known: API tokens cannot be checked', {
+      this.logger.warn(`TeamPass ${name} is encrypted but no TeamPass key file is known: API tokens signed with it cannot be checked`, {
         suggestion: 'Start the daemon with --teampass-root so it can read the key file',
       });
       return undefined;
@@ -96,7 +101,7 @@ export class JwtKeyring {
       const key = loadDefuseKey(trimDefuseTrailingWhitespace(await readFile(keyFile, 'utf8')), keyFile);
       return decryptDefuse(value, key);
     } catch (err) {
-      this.logger.warn('Cannot decrypt TeamPass api_jwt_secret with the install key file: API tokens cannot be checked', { error: (err as Error).message });
+      this.logger.warn(`Cannot decrypt TeamPass ${name} with the install key file: API tokens signed with it cannot be checked`, { error: (err as Error).message });
       return undefined;
     }
   }

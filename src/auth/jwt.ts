@@ -65,7 +65,7 @@ export function verifyJwt(token: string, secrets: readonly JwtSecret[]): JwtResu
   const decoded = jwt.decode(token, { complete: true });
   if (!decoded || typeof decoded.payload !== 'object') return { ok: false, reason: 'jwt_malformed', detail: 'the token cannot be read' };
   if (decoded.header.alg !== 'HS256') return { ok: false, reason: 'jwt_alg_refused', detail: `algorithm ${String(decoded.header.alg)} is refused: only HS256 is accepted` };
-  if (secrets.length === 0) return { ok: false, reason: 'jwt_no_secret', detail: 'no JWT secret is configured (TeamPass api_jwt_secret, 3.1 settings, or jwt_secret)' };
+  if (secrets.length === 0) return { ok: false, reason: 'jwt_no_secret', detail: 'no JWT secret is configured (TeamPass api_jwt_secret or jwt_secret, 3.1 settings, or the jwt_secret config key)' };
   for (const secret of secrets) {
     let payload: jwt.JwtPayload;
     try {

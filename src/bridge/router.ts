@@ -1,5 +1,6 @@
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
+import { eventTypeLabel } from '../protocol/index.js';
 import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../server/delivery.js';
 import { liveFrame, type RoutableEvent } from './event-frame.js';
 
@@ -62,7 +63,7 @@ export class EventRouter {
         this.deps.logger.warn('Could not deliver an event to a connection', { event_id: event.id, connection: target.id, error: (err as Error).message });
       }
     }
-    if (sent > 0) this.deps.metrics.eventsDelivered.inc({ event_type: event.eventType }, sent);
+    if (sent > 0) this.deps.metrics.eventsDelivered.inc({ event_type: eventTypeLabel(event.eventType) }, sent);
     return sent;
   }
 

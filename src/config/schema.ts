@@ -72,10 +72,16 @@ export const CONFIG_KEYS = {
   session_check_sec: { type: int(1, 86_400), default: 30, description: 'How often TeamPass sessions are re-checked (s)', addition: true },
   access_refresh_sec: { type: int(1, 86_400), default: 300, description: 'Folder access is recomputed at least this often (s)', addition: true },
   auth_timeout_sec: { type: int(1, 600), default: 10, description: 'Time for a connection to authenticate with a first message (s)', addition: true },
+  handshake_timeout_ms: {
+    type: int(500, 600_000),
+    default: 5000,
+    description: 'Time a client has to send its HTTP request or upgrade headers before it is dropped (ms)',
+    addition: true,
+  },
   allowed_origins: {
     type: { kind: 'list' },
     default: [],
-    description: 'Origins allowed for browser connections, comma separated (empty: the host of cpassman_url, else the Host header)',
+    description: "Origins allowed for browser connections, comma separated (empty: the cpassman_url origin, or the request's own origin)",
     addition: true,
   },
   trusted_proxies: {
@@ -146,6 +152,7 @@ export interface Config {
   session_check_sec: number;
   access_refresh_sec: number;
   auth_timeout_sec: number;
+  handshake_timeout_ms: number;
   allowed_origins: string[];
   trusted_proxies: string[];
   token_mode: 'auto' | 'reusable' | 'single_use';

@@ -124,7 +124,9 @@ function explicitTarget(flags: TargetFlags): EventRowPlan | undefined {
   return undefined;
 }
 
-function inferredTargets(eventType: string, spec: EventSpec | undefined, payload: Payload): EventRowPlan[] {
+const isZero = (value: unknown): boolean => value === 0 || value === '0';
+
+function inferredTargets(eventType: string, spec: EventSpec | undefined, payload: Payload, force: boolean, warnings: string[]): EventRowPlan[] {
   const howTo = 'Name the target with --folder ID, --user ID, --kb or --broadcast.';
   if (!spec) {
     throw new TeampassWsError('INPUT', `No target for "${eventType}": it is not in the event catalogue, so its target cannot be inferred.`, { suggestion: howTo });
@@ -136,6 +138,17 @@ function inferredTargets(eventType: string, spec: EventSpec | undefined, payload
     if (id === undefined || ids.includes(id)) continue;
     ids.push(id);
     if (!spec.rowPerTarget) break;
+  }
+  if (ids.length === 0 && spec.zeroTarget && (spec.targetFields ?? []).some((field) => isZero(payload[field]))) {
+    // Refused by default: the row would reach nobody. --force writes it as TeamPass does.
+    const what = `${eventType} of ${spec.zeroTarget} goes to ${spec.target} 0, which no daemon delivers (TeamPass writes it and its PHP daemon drops it)`;
+    if (!force) {
+      throw new TeampassWsError('INPUT', `${what}.`, {
+        suggestion: `Send it to a ${spec.target}'s subscribers with --${spec.target} ID, or to everyone with --broadcast; --force writes it as TeamPass does.`,
+      });
+    }
+    warnings.push(`${what}; written anyway because of --force`);
+    return [{ targetType: spec.target, targetId: 0 }];
   }
   if (ids.length === 0) {
     const flag = spec.target === 'folder' ? '--folder ID' : '--user ID';
@@ -178,7 +191,10 @@ export function planEvent(input: PlanInput): EmitPlan {
   }
 
   const explicit = explicitTarget(input.target);
-  const rows = explicit ? [explicit] : inferredTargets(input.eventType, spec, input.payload);
+  const rows = explicit ? [explicit] : inferredTargets(input.eventType, spec, input.payload, force, warnings);
+  if (spec?.teampassProducer === false) {
+    warnings.push(`TeamPass has no producer of ${input.eventType}: its page may not handle it`);
+  }
   if (explicit && spec && spec.target !== explicit.targetType) {
     warnings.push(`TeamPass sends ${input.eventType} to a ${spec.target}, not to a ${explicit.targetType}`);
   }

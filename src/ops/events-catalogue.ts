@@ -1,4 +1,5 @@
 import type { TargetType } from '../db/rows.js';
+import type { TeampassEventType } from '../protocol/index.js';
 
 /**
  * The events TeamPass's PHP producers write (TEAMPASS.md, "Producers"): where each one goes and
@@ -18,6 +19,13 @@ export interface EventSpec {
   readonly rowPerTarget?: boolean;
   /** Allowed values of some fields. */
   readonly values?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * What a target field holding 0 means. TeamPass writes such a row (target_id 0) and its PHP
+   * daemon drops it: no client can subscribe to folder 0.
+   */
+  readonly zeroTarget?: string;
+  /** False for an event no TeamPass producer writes (its page may not handle it). */
+  readonly teampassProducer?: boolean;
   readonly description: string;
 }
 
@@ -27,10 +35,12 @@ const itemEvent = (actor: string, description: string): EventSpec => ({
   targetFields: ['folder_id'],
   description,
 });
-const folderEvent = (actor: string, targetFields: string[], description: string): EventSpec => ({
+// TeamPass sends every folder event to the parent folder's subscribers.
+const folderEvent = (actor: string, description: string): EventSpec => ({
   target: 'folder',
   required: [['folder_id', 'title', 'parent_id', actor]],
-  targetFields,
+  targetFields: ['parent_id'],
+  zeroTarget: 'a root-level folder (parent_id 0)',
   description,
 });
 const kbEvent = (actor: string, description: string): EventSpec => ({
@@ -38,9 +48,13 @@ const kbEvent = (actor: string, description: string): EventSpec => ({
   required: [['kb_id', 'label', actor]],
   description,
 });
-const TASK_FIELDS = ['task_id', 'task_type', 'progress', 'total', 'status', 'percent', 'message'];
+/** task_progress as the design study describes it; TeamPass 3.2.1.5 has no producer of it. */
+const TASK_PROGRESS_FIELDS = ['task_id', 'task_type', 'progress', 'total', 'status', 'percent', 'message'];
+/** task_completed as TeamPass's background worker writes it. */
+const TASK_COMPLETED_FIELDS = ['task_id', 'task_type', 'status', 'message', 'item_id', 'item_label', 'process_type'];
 
-export const EVENT_CATALOGUE: Readonly<Record<string, EventSpec>> = {
+// Keyed by TeamPass's event types: the compiler keeps this catalogue and that list in step.
+export const EVENT_CATALOGUE: Readonly<Record<TeampassEventType, EventSpec>> = {
   item_created: itemEvent('created_by', 'An item was created in a folder'),
   item_updated: itemEvent('updated_by', 'An item was changed'),
   item_deleted: itemEvent('deleted_by', 'An item was deleted'),
@@ -69,10 +83,9 @@ export const EVENT_CATALOGUE: Readonly<Record<string, EventSpec>> = {
     targetFields: ['folder_id'],
     description: 'A user stopped editing an item',
   },
-  // A new or deleted folder is news for its parent's subscribers; a changed folder for its own.
-  folder_created: folderEvent('created_by', ['parent_id', 'folder_id'], 'A folder was created (sent to its parent)'),
-  folder_updated: folderEvent('updated_by', ['folder_id'], 'A folder was changed'),
-  folder_deleted: folderEvent('deleted_by', ['parent_id', 'folder_id'], 'A folder was deleted (sent to its parent)'),
+  folder_created: folderEvent('created_by', 'A folder was created (sent to its parent)'),
+  folder_updated: folderEvent('updated_by', 'A folder was changed (sent to its parent)'),
+  folder_deleted: folderEvent('deleted_by', 'A folder was deleted (sent to its parent)'),
   folder_permission_changed: {
     target: 'user',
     required: [['role_id', 'folders', 'access'], ['source']],
@@ -91,8 +104,8 @@ export const EVENT_CATALOGUE: Readonly<Record<string, EventSpec>> = {
     required: [['kb_id', 'user_id', 'user_login', 'user_display_name']],
     description: 'A user stopped editing a knowledge-base entry',
   },
-  task_progress: { target: 'user', required: [TASK_FIELDS], description: 'Progress of a background task' },
-  task_completed: { target: 'user', required: [TASK_FIELDS], description: 'A background task finished' },
+  task_progress: { target: 'user', required: [TASK_PROGRESS_FIELDS], teampassProducer: false, description: 'Progress of a background task (no TeamPass producer)' },
+  task_completed: { target: 'user', required: [TASK_COMPLETED_FIELDS], description: "A background task finished (TeamPass's background worker)" },
   user_keys_ready: {
     target: 'user',
     required: [['task_id', 'task_type', 'status'], ['user_id', 'status', 'message']],
@@ -124,7 +137,7 @@ export const EVENT_CATALOGUE: Readonly<Record<string, EventSpec>> = {
 };
 
 export function eventSpec(eventType: string): EventSpec | undefined {
-  return Object.prototype.hasOwnProperty.call(EVENT_CATALOGUE, eventType) ? EVENT_CATALOGUE[eventType] : undefined;
+  return Object.prototype.hasOwnProperty.call(EVENT_CATALOGUE, eventType) ? EVENT_CATALOGUE[eventType as TeampassEventType] : undefined;
 }
 
 export const KNOWN_EVENT_TYPES: readonly string[] = Object.keys(EVENT_CATALOGUE);

@@ -90,7 +90,12 @@ export class ClientLink {
       return this.refuse('rate_limited', 'Too many failed authentication attempts. Wait a minute before trying again.', CloseCode.TooManyConnections);
     }
     if (!origin.allows(req, viaTrustedProxy)) {
-      ctx.logger.warn('Connection refused: origin not allowed', { connection: this.id, ip, origin: String(req.headers.origin).slice(0, 200) });
+      const shown = String(req.headers.origin).slice(0, 200);
+      if (origin.firstRefusal(shown)) {
+        ctx.logger.warn('Connection refused: origin not allowed', { connection: this.id, ip, origin: shown, suggestion: `To let ${shown} connect, add it to allowed_origins` });
+      } else {
+        ctx.logger.debug('Connection refused: origin not allowed', { connection: this.id, ip, origin: shown });
+      }
       return this.refuse(
         'origin_not_allowed',
         `Origin ${String(req.headers.origin).slice(0, 200)} may not connect: add it to allowed_origins, or serve TeamPass from cpassman_url.`,

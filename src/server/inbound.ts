@@ -1,8 +1,10 @@
 import type WebSocket from 'ws';
 import type { Metrics } from '../metrics/index.js';
-import { classify, errorFrame, readFrame, type Classified, type ErrorFrame } from '../protocol/index.js';
+import { classify, errorFrame, readFrame, type Classified, type ErrorFrame, type RequestId } from '../protocol/index.js';
 import type { ClientSocket } from './client-socket.js';
 import type { MessageRateLimiter } from './rate-limit.js';
+
+const RATE_LIMITED = (requestId?: RequestId): InboundItem => ({ kind: 'refusal', frame: errorFrame('rate_limited', 'Too many requests, please slow down.', requestId) });
 
 export type InboundItem = { kind: 'refusal'; frame: ErrorFrame } | { kind: 'message'; message: Classified };
 
@@ -41,16 +43,16 @@ export class InboundQueue {
     this.socket.lastSeenMs = Date.now();
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const read = readFrame(raw, this.options.maxMessageSize);
-    if (!read.ok) return this.push({ kind: 'refusal', frame: errorFrame(read.code, read.message) });
+    // A frame that cannot be read still costs its sender a message: a flood of garbage is limited too.
+    if (!read.ok) return this.push(this.rate.allow() ? { kind: 'refusal', frame: errorFrame(read.code, read.message) } : RATE_LIMITED());
     const classified = classify(read.value);
     if (!classified.ok) return this.push({ kind: 'refusal', frame: errorFrame(classified.code, classified.message, classified.requestId) });
     const message = classified.value;
     this.metrics.messagesReceived.inc({ action: message.action });
+    // The first authenticate is the handshake; any later one is a message like the others.
     if (this.intercept(message)) return;
-    // pong answers the server's ping and authenticate is the handshake: neither counts.
-    if (message.action !== 'pong' && message.action !== 'authenticate' && !this.rate.allow()) {
-      return this.push({ kind: 'refusal', frame: errorFrame('rate_limited', 'Too many requests, please slow down.', message.requestId) });
-    }
+    // pong answers the server's ping: it never counts.
+    if (message.action !== 'pong' && !this.rate.allow()) return this.push(RATE_LIMITED(message.requestId));
     this.push({ kind: 'message', message });
   }
 

@@ -96,7 +96,16 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   let boundPort = 0;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.max_frame_bytes, perMessageDeflate: false, clientTracking: false });
-  const httpServer = http.createServer(httpHandler(deps.routes ?? [], logger));
+  const httpServer = http.createServer(
+    // A slowloris client (headers that never end, or nothing at all) is dropped after a few seconds,
+    // not Node's minutes; the check runs often enough for the limit to mean what it says.
+    {
+      headersTimeout: config.handshake_timeout_ms,
+      requestTimeout: config.handshake_timeout_ms,
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.handshake_timeout_ms / 4)),
+    },
+    httpHandler(deps.routes ?? [], logger),
+  );
 
   const accept = (ws: WebSocket, req: http.IncomingMessage) => {
     counter += 1;

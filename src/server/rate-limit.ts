@@ -1,4 +1,4 @@
-import { isLoopback } from './client-ip.js';
+import { addressKey, isLoopback } from './client-ip.js';
 
 /**
  * rate_limit_messages per rate_limit_window_ms for one connection: a fixed window that opens
@@ -31,7 +31,7 @@ export const FAILED_AUTH_WINDOW_MS = 60_000;
 const MAX_TRACKED = 100_000;
 
 /**
- * Failed authentications per client address. Loopback is exempt as in the PHP daemon (a local
+ * Failed authentications per client address (an IPv6 client per /64). Loopback is exempt as in the PHP daemon (a local
  * proxy without trusted_proxies would otherwise block everyone at once); behind a trusted proxy
  * the address is the forwarded client's, so the limit applies per real client.
  */
@@ -45,13 +45,14 @@ export class FailedAuthLimiter {
 
   isBlocked(ip: string, nowMs = Date.now()): boolean {
     if (!ip || isLoopback(ip)) return false;
-    const w = this.windows.get(ip);
+    const w = this.windows.get(addressKey(ip));
     if (!w || nowMs - w.start >= this.windowMs) return false;
     return w.count >= this.limit;
   }
 
-  recordFailure(ip: string, nowMs = Date.now()): void {
-    if (!ip || isLoopback(ip)) return;
+  recordFailure(address: string, nowMs = Date.now()): void {
+    if (!address || isLoopback(address)) return;
+    const ip = addressKey(address);
     const w = this.windows.get(ip);
     if (!w || nowMs - w.start >= this.windowMs) {
       this.windows.delete(ip);

@@ -1,5 +1,5 @@
 import { accessFingerprints } from '../access/index.js';
-import { loadUsers, revokedJtis, sessionEnd } from '../auth/index.js';
+import { apiSessionKey, apiSessionRefused, apiSessionVerdicts, loadUsers, sessionEnd } from '../auth/index.js';
 import type { Database } from '../db/index.js';
 import type { ServerContext } from './context.js';
 import { endConnection, refreshAccess } from './notify.js';
@@ -60,10 +60,12 @@ export class SessionMonitor {
 
     const withJti = [...ctx.registry.all()].filter((c) => c.identity.jti !== null);
     if (withJti.length > 0) {
-      const revoked = await revokedJtis(this.db, [...new Set(withJti.map((c) => c.identity.jti!))]);
-      for (const connection of withJti) {
-        if (!revoked.has(connection.identity.jti!) || !ctx.registry.has(connection)) continue;
-        ctx.logger.info('API token revoked: connection closed', { connection: connection.id, user_id: connection.userId });
+      const sessions = withJti.map((c) => ({ jti: c.identity.jti!, userId: c.userId }));
+      const verdicts = await apiSessionVerdicts(this.db, sessions);
+      for (const [i, connection] of withJti.entries()) {
+        const verdict = verdicts.get(apiSessionKey(sessions[i]));
+        if (!apiSessionRefused(verdict) || !ctx.registry.has(connection)) continue;
+        ctx.logger.info('API token revoked: connection closed', { connection: connection.id, user_id: connection.userId, api_session: verdict });
         endConnection(ctx, connection, 'token_revoked');
       }
     }

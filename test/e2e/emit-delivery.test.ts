@@ -89,7 +89,9 @@ forEachBackend('emit to a running daemon', (backend) => {
     this.timeout(60_000);
     const a = await client(alice);
     const b = await client(bob);
-    const task = await emit(['task_completed', '--user', String(alice.id), '--data', '{"task_id": 9, "task_type": "export", "progress": 1, "total": 1, "status": "done", "percent": 100, "message": "ok"}']);
+    // The background worker's payload, as TeamPass writes it.
+    const worker = { task_id: 9, task_type: 'item_copy', status: 'completed', message: 'ok', item_id: 5, item_label: 'VPN', process_type: 'item_copy' };
+    const task = await emit(['task_completed', '--user', String(alice.id), '--data', JSON.stringify(worker)]);
     expect(await a.next((f) => f.type === 'event' && f.event === 'task_completed', 10_000)).to.deep.include({ event_id: task.id });
     const notice = await emit(['system_maintenance', 'message=Upgrade at 22:00']);
     for (const c of [a, b]) {
@@ -98,5 +100,16 @@ forEachBackend('emit to a running daemon', (backend) => {
       expect(frame.data).to.include({ message: 'Upgrade at 22:00' });
     }
     expect(await b.none((f) => f.type === 'event' && f.event === 'task_completed', 500)).to.equal(true);
+  });
+
+  it("sends a folder event to the parent folder's subscribers, as TeamPass does", async function () {
+    this.timeout(60_000);
+    const a = await client(alice);
+    expect(await a.request({ action: 'subscribe', channel: 'folder', data: { folder_id: folder } })).to.include({ action: 'subscribed' });
+    const child = await addFolder(db, { parentId: folder, title: 'Child' });
+    const out = await emit(['folder_updated', `folder_id=${child}`, 'title=Renamed', `parent_id=${folder}`, `updated_by=${bob.id}`]);
+    const frame = await a.next((f) => f.type === 'event' && f.event === 'folder_updated', 10_000);
+    expect(frame).to.deep.include({ event_id: out.id });
+    expect(frame.data).to.include({ folder_id: child, parent_id: folder });
   });
 });

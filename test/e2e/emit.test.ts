@@ -104,7 +104,39 @@ forEachBackend('emit', (backend) => {
     expect(rows[4].payload.list).to.deep.equal([1, 2]);
   });
 
-  it('writes nothing on bad input, and says what to do', async () => {
+  it("follows TeamPass's producers: folder events to the parent, the worker's task_completed, task_progress without a producer", async function () {
+    // One CLI process per case.
+    this.timeout(120_000);
+    const ok = async (args: string[]) => {
+      const r = await runCli(['emit', ...args, '--db', url]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.equal(0);
+      return r;
+    };
+    await ok(['folder_created', 'folder_id=9', 'title=Child', 'parent_id=4', 'created_by=1']);
+    await ok(['folder_updated', 'folder_id=9', 'title=Renamed', 'parent_id=4', 'updated_by=1']);
+    await ok(['folder_deleted', 'folder_id=9', 'title=Renamed', 'parent_id=4', 'deleted_by=1']);
+    const root = await ok(['folder_created', 'folder_id=10', 'title=Top', 'parent_id=0', 'created_by=1', '--force']);
+    expect(root.stderr).to.match(/folder 0, which no daemon delivers/);
+    const worker = { task_id: 31, task_type: 'item_copy', status: 'completed', message: 'Copy done', item_id: 12, item_label: 'VPN', process_type: 'item_copy' };
+    await ok(['task_completed', '--user', '7', '--data', JSON.stringify(worker)]);
+    const progress = await ok(['task_progress', '--user', '7', 'task_id=31', 'task_type=export', 'progress=1', 'total=2', 'status=running', 'percent=50', 'message=half']);
+    expect(progress.stderr).to.match(/TeamPass has no producer of task_progress/);
+
+    const rows = await events(db);
+    expect(rows.map((r) => [r.event_type, r.target_type, r.target_id])).to.deep.equal([
+      ['folder_created', 'folder', 4],
+      ['folder_updated', 'folder', 4],
+      ['folder_deleted', 'folder', 4],
+      ['folder_created', 'folder', 0],
+      ['task_completed', 'user', 7],
+      ['task_progress', 'user', 7],
+    ]);
+    expect(rows[4].payload).to.include(worker);
+  });
+
+  it('writes nothing on bad input, and says what to do', async function () {
+    // One CLI process per case.
+    this.timeout(120_000);
     const bad: Array<[string[], RegExp, number]> = [
       [['item_created', '--data', '{"item_id": 1,'], /--data is not valid JSON/, 1],
       [['item_created', '--data', '[1,2]'], /must be one JSON object/, 1],
@@ -117,6 +149,7 @@ forEachBackend('emit', (backend) => {
       [['system_maintenance', 'message'], /not a key=value pair/, 1],
       [['system_maintenance', '--data-file', 'nowhere.json'], /Cannot read --data-file/, 1],
       [['system_maintenance', 'message=x', '--wait', '--timeout', 'soon'], /--timeout needs a number/, 2],
+      [['folder_created', 'folder_id=9', 'title=Top', 'parent_id=0', 'created_by=1'], /root-level folder.*folder 0, which no daemon delivers/, 1],
     ];
     for (const [args, pattern, code] of bad) {
       const r = await runCli(['emit', ...args, '--db', url]);

@@ -206,4 +206,14 @@ forEachBackend('event bridge through the server', (backend) => {
     await c.client.next(isEvent(ids[2]!));
     expect(eventIds(c.client)).to.deep.equal([ids[1], ids[2]]);
   });
+  it("labels delivered-event metrics only with TeamPass's event types, everything else as other", async () => {
+    const { client } = await open(alice);
+    const ids: number[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await insertEvent(db, { event_type: `custom_${i}_${Math.random().toString(36).slice(2, 8)}`, target_type: 'broadcast', payload: { n: i } }));
+    ids.push(await insertEvent(db, { event_type: 'system_maintenance', target_type: 'broadcast', payload: { message: 'x' } }));
+    await client.next(isEvent(ids.at(-1)!));
+    const text = await srv.metrics.registry.metrics();
+    const lines = text.split('\n').filter((l) => l.startsWith('teampass_ws_events_delivered_total{'));
+    expect(lines.sort()).to.deep.equal(['teampass_ws_events_delivered_total{event_type="other"} 40', 'teampass_ws_events_delivered_total{event_type="system_maintenance"} 1']);
+  });
 });

@@ -131,12 +131,42 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       }
     });
 
+    it("judges a TeamPass 3.2 API token by its api_sessions row, looked up by jti and user id, as TeamPass's API does", async () => {
+      await setTeampassSetting(db, 'api_jwt_secret', 'tp32-secret');
+      const [user, other] = [await seedUser(db), await seedUser(db)];
+      await addApiSession(db, { jti: 'expired', userId: user.id, expiresInSec: -5 });
+      await addApiSession(db, { jti: 'theirs', userId: other.id, revoked: true });
+      await start();
+      const token = (jti: string) => sign({ id: user.id, exp: now() + 600, aud: 'teampass-api', jti }, 'tp32-secret');
+      const accepted = async (jti: string) => {
+        const frame = await connected(await suite.srv!.client(`?token=${token(jti)}`));
+        return frame.type === 'connected' ? true : String(frame.message);
+      };
+      expect(await accepted('no-row-yet'), 'a token issued before api_sessions existed is good until it expires').to.equal(true);
+      expect(await accepted('theirs'), "another user's revoked row is not this token's").to.equal(true);
+      expect(await accepted('expired'), 'a row past expires_at').to.match(/revoked or expired/);
+    });
+
     it("checks TeamPass 3.1 API tokens with the DB_PASSWD string", async () => {
       const teampass = await readTeampassSettings(makeTeampassInstall({ version: '3.1', password: 'secret-db-pass' }));
       const user = await seedUser(db);
       await start({ teampass });
       const client = await suite.srv!.client(`?token=${sign({ id: user.id, exp: now() + 60 }, teampass.rawDbPasswd)}`);
       expect((await connected(client)).type).to.equal('connected');
+    });
+
+    it("accepts sub tokens signed with the misc jwt_secret row the PHP daemon used: exp required, allowed_folders narrows", async () => {
+      await setTeampassSetting(db, 'jwt_secret', 'php-daemon-secret');
+      const [a, b] = [await addFolder(db), await addFolder(db)];
+      const user = await seedUser(db, { login: 'php-api' });
+      await assignRole(db, user.id, await addRole(db, { [a]: 'W', [b]: 'W' }));
+      await start();
+      const client = await suite.srv!.client(`?token=${sign({ sub: String(user.id), exp: now() + 60, allowed_folders: [a] }, 'php-daemon-secret')}`);
+      expect(await connected(client)).to.deep.include({ type: 'connected', user_id: user.id, user_login: 'php-api' });
+      expect(await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: a } })).to.include({ action: 'subscribed', folder_id: a });
+      expect(await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: b } })).to.include({ type: 'error', error_code: 'forbidden' });
+      const noExp = await suite.srv!.client(`?token=${sign({ sub: String(user.id) }, 'php-daemon-secret')}`);
+      expect(await noExp.next()).to.deep.include({ type: 'error', error_code: 'auth_failed', message: 'Authentication failed: the token has no exp claim.' });
     });
 
     it('refuses alg none and RS256 tokens', async () => {

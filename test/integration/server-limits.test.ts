@@ -36,12 +36,61 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       expect((await refused.next()).error_code, 'scheme matters for a full origin').to.equal('origin_not_allowed');
     });
 
-    it("defaults to the host of TeamPass's cpassman_url", async () => {
+    it("defaults to cpassman_url's origin, scheme included, or the request's own origin; a cross-site page is refused", async () => {
       await setTeampassSetting(db, 'cpassman_url', 'https://vault.example.test/teampass');
       await start();
-      expect((await connected(await suite.srv!.client(`?token=${await login()}`, { origin: 'https://vault.example.test' }))).type).to.equal('connected');
-      const refused = await suite.srv!.client(`?token=${await login()}`, { origin: `http://127.0.0.1:${suite.srv!.server.port}` });
-      expect((await refused.next()).error_code).to.equal('origin_not_allowed');
+      const port = suite.srv!.server.port;
+      const verdict = async (origin: string, headers: Record<string, string> = {}) => {
+        const frame = await connected(await suite.srv!.client(`?token=${await login()}`, { origin, headers }));
+        return frame.type === 'connected' ? 'accepted' : String(frame.error_code);
+      };
+      expect(await verdict('https://vault.example.test')).to.equal('accepted');
+      for (const origin of ['http://vault.example.test', 'ws://vault.example.test', 'wss://vault.example.test', 'https://vault.example.test:8443']) {
+        expect(await verdict(origin), `${origin} is another origin than https://vault.example.test`).to.equal('origin_not_allowed');
+      }
+      expect(await verdict(`http://127.0.0.1:${port}`), 'TeamPass reached by IP: same origin as the request').to.equal('accepted');
+      expect(await verdict('https://evil.example'), 'cross-site').to.equal('origin_not_allowed');
+      expect(await verdict(`https://127.0.0.1:${port}`), 'the daemon speaks plain http: an https page is not its own origin').to.equal('origin_not_allowed');
+    });
+
+    it('takes the same origin from X-Forwarded-Host and X-Forwarded-Proto of a trusted proxy only', async () => {
+      await setTeampassSetting(db, 'cpassman_url', 'https://vault.example.test');
+      const secondName = { 'X-Forwarded-Host': 'tp.intranet.test', 'X-Forwarded-Proto': 'https' };
+      await start();
+      const verdict = async (origin: string, headers: Record<string, string>) => {
+        const frame = await connected(await suite.srv!.client(`?token=${await login()}`, { origin, headers }));
+        return frame.type === 'connected' ? 'accepted' : String(frame.error_code);
+      };
+      expect(await verdict('https://tp.intranet.test', secondName), 'a second name behind the proxy').to.equal('accepted');
+      expect(await verdict('http://tp.intranet.test', secondName), 'the scheme counts').to.equal('origin_not_allowed');
+      expect(await verdict('https://evil.example', secondName)).to.equal('origin_not_allowed');
+      expect(await verdict('http://tp.intranet.test', { Host: 'tp.intranet.test' }), 'Host header, no proxy headers: plain http').to.equal('accepted');
+      expect(await verdict('https://vault.example.test', { Host: 'vault.example.test', 'X-Forwarded-Proto': 'https' })).to.equal('accepted');
+      expect(await verdict('http://vault.example.test', { Host: 'vault.example.test', 'X-Forwarded-Proto': 'https' }), 'an http page of an https site').to.equal('origin_not_allowed');
+    });
+
+    it('does not believe X-Forwarded-Host from an untrusted peer', async () => {
+      await start({ config: { trusted_proxies: [] } });
+      const frame = await connected(
+        await suite.srv!.client(`?token=${await login()}`, { origin: 'https://evil.example', headers: { 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https' } }),
+      );
+      expect(frame.error_code).to.equal('origin_not_allowed');
+    });
+
+    it('logs the first refusal of each origin as a warning naming allowed_origins, later ones at debug', async () => {
+      await start();
+      for (const origin of ['https://evil.example', 'https://evil.example', 'https://other.example']) {
+        const frame = await connected(await suite.srv!.client(`?token=${await login()}`, { origin }));
+        expect(frame.error_code).to.equal('origin_not_allowed');
+      }
+      await waitFor(() => suite.srv!.logs().filter((l) => l.message === 'Connection refused: origin not allowed').length === 3);
+      const refusals = suite.srv!.logs().filter((l) => l.message === 'Connection refused: origin not allowed');
+      expect(refusals.map((l) => [l.level, l.origin])).to.deep.equal([
+        ['warn', 'https://evil.example'],
+        ['debug', 'https://evil.example'],
+        ['warn', 'https://other.example'],
+      ]);
+      expect(refusals[0].suggestion).to.contain('allowed_origins').and.contain('https://evil.example');
     });
 
     it('without allowed_origins or cpassman_url, accepts only the same host as the request', async () => {
@@ -91,6 +140,44 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       expect((await connected(otherClient)).type, 'another address is not affected').to.equal('connected');
     });
 
+    /** `failures` bad tokens, each from the X-Forwarded-For value the function gives. */
+    const fail = async (failures: number, forwardedFor: (i: number) => string) => {
+      for (let i = 0; i < failures; i++) {
+        const c = await suite.srv!.client(`?token=${'0'.repeat(64)}`, { headers: { 'X-Forwarded-For': forwardedFor(i) } });
+        expect((await c.next()).error_code).to.equal('auth_failed');
+        await c.waitClose();
+      }
+    };
+    const verdict = async (forwardedFor: string) => {
+      const frame = await connected(await suite.srv!.client(`?token=${await login()}`, { headers: { 'X-Forwarded-For': forwardedFor } }));
+      return frame.type === 'connected' ? 'connected' : String(frame.error_code);
+    };
+
+    it('counts IPv6 clients per /64, so rotating addresses within one network does not escape the limit', async () => {
+      await start();
+      await fail(10, (i) => `2001:db8:1:2::${(i + 1).toString(16)}`);
+      expect(await verdict('2001:db8:1:2:ffff:ffff:ffff:fffe')).to.equal('rate_limited');
+      expect(await verdict('2001:DB8:1:2:0:0:0:abc'), 'any spelling of the same network').to.equal('rate_limited');
+      expect(await verdict('2001:db8:1:3::1'), 'the next /64 is another client').to.equal('connected');
+    });
+
+    it('counts an IPv4 client as one whatever the spelling: dotted, IPv4-mapped, hex IPv4-mapped', async () => {
+      await start();
+      const spellings = ['203.0.113.7', '::ffff:203.0.113.7', '::ffff:cb00:7107', '0:0:0:0:0:ffff:cb00:7107'];
+      await fail(10, (i) => spellings[i % spellings.length]);
+      for (const spelling of spellings) expect(await verdict(spelling), spelling).to.equal('rate_limited');
+      expect(await verdict('203.0.113.8')).to.equal('connected');
+    });
+
+    it('takes a last X-Forwarded-For hop that is not an address as an untrusted client, never as the loopback proxy', async () => {
+      await start();
+      await fail(10, () => 'unknown');
+      expect(await verdict('unknown')).to.equal('rate_limited');
+      expect(await verdict('203.0.113.9')).to.equal('connected');
+      const line = suite.srv!.logs().find((l) => l.message === 'Authentication failed');
+      expect(line?.ip).to.equal('unknown');
+    });
+
     it('never blocks loopback, and ignores X-Forwarded-For from an untrusted peer', async () => {
       await start({ config: { trusted_proxies: [] } });
       for (let i = 0; i < 12; i++) {
@@ -103,9 +190,54 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
     });
   });
 
+  describe('slow handshakes', () => {
+    /** Resolves when the server closes the socket, or fails after `limitMs` (Node's defaults hold it for minutes). */
+    const dropped = (socket: net.Socket, limitMs: number) =>
+      new Promise<string>((resolve, reject) => {
+        let reply = '';
+        socket.on('data', (d) => (reply += d.toString()));
+        const timer = setTimeout(() => reject(new Error(`the server still holds the connection after ${limitMs} ms`)), limitMs);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(reply);
+        });
+        socket.on('error', () => undefined);
+      });
+
+    it('drops a client that never finishes its upgrade headers after handshake_timeout_ms', async () => {
+      await start({ config: { handshake_timeout_ms: 1000 } });
+      const socket = net.connect(suite.srv!.server.port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n');
+      // A header line now and then, never the blank line that ends them.
+      let n = 0;
+      const trickle = setInterval(() => socket.writable && socket.write(`X-Slow-${n++}: x\r\n`), 200);
+      try {
+        await dropped(socket, 15_000);
+      } finally {
+        clearInterval(trickle);
+        socket.destroy();
+      }
+      const other = await suite.srv!.client(`?token=${await login()}`);
+      expect((await connected(other)).type, 'others still get in').to.equal('connected');
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await other.request({ action: 'ping' })).type, 'the limit is for the handshake only, not the upgraded connection').to.equal('pong');
+    });
+
+    it('drops a client that connects and sends nothing', async () => {
+      await start({ config: { handshake_timeout_ms: 1000 } });
+      const socket = net.connect(suite.srv!.server.port, '127.0.0.1');
+      try {
+        await dropped(socket, 15_000);
+      } finally {
+        socket.destroy();
+      }
+    });
+  });
+
   describe('per-message checks, in the PHP order, the connection kept open', () => {
-    it('message_too_large, invalid_json, unknown_action, rate_limited (pong exempt)', async () => {
-      await start({ config: { max_message_size: 1024, rate_limit_messages: 3, rate_limit_window_ms: 60_000 } });
+    it('message_too_large, invalid_json, unknown_action, rate_limited (pong exempt; unreadable frames count)', async () => {
+      await start({ config: { max_message_size: 1024, rate_limit_messages: 5, rate_limit_window_ms: 60_000 } });
       const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       client.send(JSON.stringify({ action: 'ping', request_id: 'big', pad: 'x'.repeat(2000) }));
@@ -122,6 +254,23 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       client.send({ action: 'fly', request_id: 'u2' });
       expect((await client.next((f) => f.request_id === 'u2')).error_code, 'unknown_action comes before the rate limit').to.equal('unknown_action');
       expect(client.isClosed).to.equal(false);
+    });
+
+    it('counts invalid JSON and repeated authenticate frames toward the rate limit', async () => {
+      await start({ config: { rate_limit_messages: 3, rate_limit_window_ms: 60_000 } });
+      const garbage = await suite.srv!.client(`?token=${await login()}`);
+      await connected(garbage);
+      for (let i = 0; i < 3; i++) garbage.send('{not json');
+      garbage.send({ action: 'ping', request_id: 'after-garbage' });
+      expect((await garbage.next((f) => f.request_id === 'after-garbage')).error_code).to.equal('rate_limited');
+
+      const token = await login();
+      const again = await suite.srv!.client(`?token=${token}`);
+      await connected(again);
+      for (let i = 0; i < 3; i++) again.send({ action: 'authenticate', token });
+      again.send({ action: 'ping', request_id: 'after-auth' });
+      expect((await again.next((f) => f.request_id === 'after-auth')).error_code).to.equal('rate_limited');
+      expect(again.isClosed).to.equal(false);
     });
 
     it('starts a new window after rate_limit_window_ms', async () => {

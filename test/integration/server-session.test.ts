@@ -108,6 +108,15 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     await waitForLog(srv, (l) => l.message === 'API token revoked: connection closed');
   });
 
+  it("ends an API (JWT) connection when its api session row's expires_at passes, before the token's exp", async () => {
+    await setTeampassSetting(db, 'api_jwt_secret', 'tp-secret');
+    await addApiSession(db, { jti: 'short', userId: user.id, expiresInSec: 2 });
+    const token = jwt.sign({ id: user.id, exp: now() + 600, aud: 'teampass-api', jti: 'short' }, 'tp-secret', { algorithm: 'HS256' });
+    const api = await srv.client(`?token=${token}`);
+    expect((await connected(api)).type).to.equal('connected');
+    await expectEnded(api, 'token_revoked');
+  });
+
   it('closes the user connections with 4401 when the bridge reports session_expired', async () => {
     const client = await open();
     srv.server.hooks.sessionExpired(user.id, 'session_timeout');

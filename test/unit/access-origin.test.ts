@@ -19,10 +19,11 @@ describe('access: origin policy', () => {
     expect(policy.allows(request({ origin: 'null' }), false)).to.equal(false);
   });
 
-  it("falls back to cpassman_url's host, then to the Host header", () => {
+  it("falls back to cpassman_url's origin, then to the request's own origin", () => {
     const teampass = new OriginPolicy([], () => 'https://vault.example/teampass/');
     expect(teampass.allows(request({ origin: 'https://vault.example', host: 'other' }), false)).to.equal(true);
-    expect(teampass.allows(request({ origin: 'https://evil.example', host: 'evil.example' }), false)).to.equal(false);
+    expect(teampass.allows(request({ origin: 'http://vault.example', host: 'other' }), false), 'scheme counts').to.equal(false);
+    expect(teampass.allows(request({ origin: 'https://evil.example', host: 'evil.example' }), false), 'https page, plain http request').to.equal(false);
     const host = new OriginPolicy([], () => '');
     expect(host.allows(request({ origin: 'http://127.0.0.1:8080', host: '127.0.0.1:8080' }), false)).to.equal(true);
     expect(host.allows(request({ origin: 'http://evil.example', host: '127.0.0.1:8080' }), false)).to.equal(false);
@@ -30,7 +31,7 @@ describe('access: origin policy', () => {
 
   it('reads X-Forwarded-Host only from a trusted proxy', () => {
     const policy = new OriginPolicy([], () => '');
-    const req = request({ origin: 'https://vault.example', host: '127.0.0.1:8080', 'x-forwarded-host': 'vault.example' });
+    const req = request({ origin: 'https://vault.example', host: '127.0.0.1:8080', 'x-forwarded-host': 'vault.example', 'x-forwarded-proto': 'https' });
     expect(policy.allows(req, true)).to.equal(true);
     expect(policy.allows(req, false)).to.equal(false);
   });

@@ -80,10 +80,14 @@ describe('emit planning', () => {
       { targetType: 'folder', targetId: 3 },
       { targetType: 'folder', targetId: 4 },
     ]);
-    const created = plan({ eventType: 'folder_created', payload: { folder_id: 9, title: 't', parent_id: 0, created_by: 1 } });
-    expect(created.rows, 'a root folder has no parent: itself').to.deep.equal([{ targetType: 'folder', targetId: 9 }]);
-    const child = plan({ eventType: 'folder_created', payload: { folder_id: 9, title: 't', parent_id: 4, created_by: 1 } });
-    expect(child.rows).to.deep.equal([{ targetType: 'folder', targetId: 4 }]);
+    for (const [eventType, actor] of [['folder_created', 'created_by'], ['folder_updated', 'updated_by'], ['folder_deleted', 'deleted_by']]) {
+      const child = plan({ eventType, payload: { folder_id: 9, title: 't', parent_id: 4, [actor]: 1 } });
+      expect(child.rows, `${eventType} goes to the parent, as TeamPass writes it`).to.deep.equal([{ targetType: 'folder', targetId: 4 }]);
+      failsWith(() => plan({ eventType, payload: { folder_id: 9, title: 't', parent_id: 0, [actor]: 1 } }), /root-level folder.*folder 0, which no daemon delivers/);
+      const root = plan({ eventType, payload: { folder_id: 9, title: 't', parent_id: '0', [actor]: 1 }, force: true });
+      expect(root.rows, 'with --force, target 0 as TeamPass writes it').to.deep.equal([{ targetType: 'folder', targetId: 0 }]);
+      expect(root.warnings.join()).to.contain('which no daemon delivers');
+    }
     const keys = plan({ eventType: 'user_keys_ready', payload: { user_id: 7, status: 'done', message: 'ok' } });
     expect(keys.rows).to.deep.equal([{ targetType: 'user', targetId: 7 }]);
   });

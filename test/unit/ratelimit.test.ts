@@ -64,9 +64,19 @@ describe('rate limits', () => {
       expect(clientAddress(request('::ffff:127.0.0.1', '2001:db8::1'), local).ip).to.equal('2001:db8::1');
     });
 
-    it('stops at a malformed hop and keeps the proxy without a header', () => {
-      expect(clientAddress(request('127.0.0.1', 'not-an-ip'), local).ip).to.equal('127.0.0.1');
+    it('takes a hop that is not an address as the (untrusted) client, and keeps the proxy without a header', () => {
+      expect(clientAddress(request('127.0.0.1', 'not-an-ip'), local).ip).to.equal('not-an-ip');
+      expect(clientAddress(request('127.0.0.1', '198.51.100.7, unknown'), local).ip).to.equal('unknown');
+      expect(clientAddress(request('127.0.0.1', 'x'.repeat(100)), local).ip).to.have.length(45);
       expect(clientAddress(request('127.0.0.1'), local).ip).to.equal('127.0.0.1');
+    });
+
+    it('reads the address out of a hop with a port or brackets, and writes every address one way', () => {
+      expect(clientAddress(request('127.0.0.1', '198.51.100.7:5123'), local).ip).to.equal('198.51.100.7');
+      expect(clientAddress(request('127.0.0.1', '[2001:DB8::1]:443'), local).ip).to.equal('2001:db8::1');
+      expect(clientAddress(request('127.0.0.1', '::ffff:c633:6407'), local).ip).to.equal('198.51.100.7');
+      expect(clientAddress(request('127.0.0.1', '2001:db8:0:0:0:0:0:1'), local).ip).to.equal('2001:db8::1');
+      expect(clientAddress(request('::ffff:7f00:1', '198.51.100.7'), local).ip, 'a hex-mapped loopback peer is the trusted proxy').to.equal('198.51.100.7');
     });
 
     it('trusts nobody with an empty trusted_proxies', () => {
