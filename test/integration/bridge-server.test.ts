@@ -98,6 +98,19 @@ forEachBackend('event bridge through the server', (backend) => {
     expect(Math.abs((frame.timestamp as number) - Date.now() / 1000)).to.be.lessThan(120);
   });
 
+  it('skips the payload\'s exclude_user_id for kb and broadcast events too, as TeamPass\'s emitKbEvent expects', async () => {
+    const a = await open(alice);
+    const c = await open(carol);
+    await subscribe(a.client, 'kb');
+    await subscribe(c.client, 'kb');
+    const started = await emit({ event_type: 'kb_edition_started', target_type: 'kb', payload: { kb_id: 4, user_id: carol.id, user_login: 'carol', user_display_name: 'Carol', exclude_user_id: carol.id } });
+    const fields = await emit({ event_type: 'fields_updated', target_type: 'broadcast', payload: { action: 'created', label: 'Licence', changed_by: 'alice', exclude_user_id: alice.id } });
+    const everyone = await emit({ event_type: 'system_maintenance', target_type: 'broadcast', payload: { message: 'Upgrade at 22:00' } });
+    for (const x of [a, c]) await x.client.next(isEvent(everyone));
+    expect(eventIds(a.client), 'alice: carol\'s lock, not her own broadcast').to.deep.equal([started, everyone]);
+    expect(eventIds(c.client), 'carol: alice\'s broadcast, not her own lock').to.deep.equal([fields, everyone]);
+  });
+
   it('revokes a subscription on folder_permission_changed: the event, then unsubscribed access_revoked, then nothing of that folder', async () => {
     const a = await open(alice);
     const b = await open(bob);
