@@ -50,7 +50,7 @@ export const CONFIG_KEYS = {
   rate_limit_messages: { type: int(1, 1_000_000), default: 10, description: 'Messages allowed per window per connection' },
   rate_limit_window_ms: { type: int(1, 3_600_000), default: 1000, description: 'Rate limit window (ms)' },
   ping_interval_sec: { type: int(1, 3600), default: 30, description: 'Server heartbeat interval (s)' },
-  pong_timeout_sec: { type: int(1, 86_400), default: 60, description: 'A connection silent this long is terminated (s)' },
+  pong_timeout_sec: { type: int(1, 86_400), default: 60, description: 'A connection silent this long is closed (s)' },
   log_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'JSON log file (empty: standard output only)' },
   log_level: { type: { kind: 'enum', values: ['error', 'warn', 'info', 'debug'] }, default: 'info', description: 'Log level' },
   event_retention_hours: { type: int(1, 24 * 365), default: 24, description: 'Processed events, expired tokens and closed connection rows are kept this long (h)' },

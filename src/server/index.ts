@@ -9,7 +9,7 @@ import { databaseError, type Database } from '../db/index.js';
 import { TeampassWsError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
-import type { PingFrame } from '../protocol/index.js';
+import { CloseCode, selectSubprotocol, type PingFrame } from '../protocol/index.js';
 import type { TeampassSettings } from '../teampass/index.js';
 import { ConnectionAudit } from './audit.js';
 import { ClientLink } from './client-link.js';
@@ -94,7 +94,13 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   let heartbeat: NodeJS.Timeout | undefined;
   let boundPort = 0;
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.max_frame_bytes, perMessageDeflate: false, clientTracking: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.max_frame_bytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (offered) => selectSubprotocol(offered),
+  });
   const httpServer = http.createServer(httpHandler(deps.routes ?? [], logger));
 
   const accept = (ws: WebSocket, req: http.IncomingMessage) => {
@@ -124,7 +130,7 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     sessionExpired(userId, reason) {
       const connections = [...registry.byUser(userId)];
       if (connections.length > 0) logger.info('Session expired: closing the user connections', { user_id: userId, reason, connections: connections.length });
-      for (const connection of connections) connection.close(4401, 'session expired');
+      for (const connection of connections) connection.close(CloseCode.AuthFailed, 'session expired');
     },
   };
 

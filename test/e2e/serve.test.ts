@@ -55,7 +55,7 @@ forEachBackend('serve (the CLI as a process)', (backend) => {
 
     const code = await daemon.cli.stop('SIGTERM');
     expect(code, daemon.cli.output()).to.equal(0);
-    expect(await client.waitClose()).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    expect(await client.waitClose(), 'no subprotocol offered: 1000, as TeamPass\'s page expects').to.deep.equal({ code: 1000, reason: 'server shutting down' });
     const rows = (await db.knex(db.t.connections).select('disconnected_at')) as Array<{ disconnected_at: unknown }>;
     expect(rows).to.have.length(1);
     expect(rows[0].disconnected_at).to.not.equal(null);

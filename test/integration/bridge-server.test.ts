@@ -12,7 +12,7 @@ import {
   setTeampassSetting,
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
-import type { Frame, TestWsClient } from '../helpers/ws-client.js';
+import { PRECISE_CLOSE_CODES, type ConnectOptions, type Frame, type TestWsClient } from '../helpers/ws-client.js';
 import { insertEvent, waitUntil, type EventInput } from './bridge-recorder.js';
 import { connected, startTestServer, type TestServer } from './server-harness.js';
 
@@ -50,8 +50,8 @@ forEachBackend('event bridge through the server', (backend) => {
     await db.close();
   });
 
-  const open = async (user: SeededUser, query = '') => {
-    const client = await srv.client(`?token=${await issueToken(db, user.id)}${query}`);
+  const open = async (user: SeededUser, query = '', options: ConnectOptions = {}) => {
+    const client = await srv.client(`?token=${await issueToken(db, user.id)}${query}`, options);
     const frame = await connected(client);
     expect(frame.type, JSON.stringify(frame)).to.equal('connected');
     return { client, frame };
@@ -130,15 +130,15 @@ forEachBackend('event bridge through the server', (backend) => {
     expect(status.subscriptions).to.deep.equal([]);
   });
 
-  it('delivers session_expired, then closes every connection of the user with 4401', async () => {
-    const c1 = await open(carol);
+  it('delivers session_expired, then closes every connection of the user: 4401 when asked for, else 1000', async () => {
+    const c1 = await open(carol, '', PRECISE_CLOSE_CODES);
     const c2 = await open(carol);
     const a = await open(alice);
     const expired = await emit({ event_type: 'session_expired', target_type: 'user', target_id: carol.id, payload: { reason: 'account_disabled' } });
-    for (const c of [c1, c2]) {
+    for (const [c, code] of [[c1, 4401], [c2, 1000]] as const) {
       const ev = await c.client.next((f) => f.type === 'event');
       expect(ev).to.deep.include({ event: 'session_expired', event_id: expired, data: { reason: 'account_disabled' } });
-      expect((await c.client.waitClose()).code).to.equal(4401);
+      expect((await c.client.waitClose()).code).to.equal(code);
     }
     expect(a.client.isClosed).to.equal(false);
   });
