@@ -135,6 +135,25 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       expect((await client.request({ action: 'ping', request_id: 'd' })).type).to.equal('pong');
     });
 
+    it('counts a sliding window over allowed messages: a burst across a window boundary cannot pass twice the limit', async () => {
+      await start({ config: { rate_limit_messages: 4, rate_limit_window_ms: 1000 } });
+      const client = await suite.srv!.client(`?token=${await login()}`);
+      await connected(client);
+      const burst = async (prefix: string, count: number) => {
+        for (let i = 0; i < count; i++) client.send({ action: 'ping', request_id: `${prefix}${i}` });
+        const replies = [];
+        for (let i = 0; i < count; i++) replies.push(await client.next((f) => f.request_id === `${prefix}${i}`));
+        return replies.filter((f) => f.type === 'pong').length;
+      };
+      expect(await burst('a', 1)).to.equal(1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await burst('b', 3)).to.equal(3);
+      // A fixed window opened by the first message has just ended: it would let all 4 through,
+      // 7 messages within ~550 ms. The last second holds 3 allowed messages: only one more.
+      await new Promise((r) => setTimeout(r, 550));
+      expect(await burst('c', 4)).to.equal(1);
+    });
+
     it('closes with 1009 on a frame over max_frame_bytes', async () => {
       await start({ config: { max_frame_bytes: 4096, max_message_size: 1024 } });
       const client = await suite.srv!.client(`?token=${await login()}`, PRECISE_CLOSE_CODES);
