@@ -6,6 +6,7 @@ import {
   CloseCode,
   errorFrame,
   unixNow,
+  unknownActionMessage,
   validate,
   type Classified,
   type ConnectedFrame,
@@ -233,6 +234,8 @@ export class ClientLink {
       ctx.metrics.clientErrors.inc({ error_code: item.frame.error_code });
       return connection.sendJson(item.frame);
     }
+    // Once logged in, `authenticate` is an action the PHP daemon does not know, whatever its fields.
+    if (item.message.action === 'authenticate') return sendError(ctx, connection, 'unknown_action', unknownActionMessage('authenticate'), item.message.requestId);
     const validated = validate(item.message);
     if (!validated.ok) return sendError(ctx, connection, validated.code, validated.message, item.message.requestId);
     try {

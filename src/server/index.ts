@@ -17,7 +17,7 @@ import { clientAddress, TrustedProxies } from './client-ip.js';
 import type { ServerContext } from './context.js';
 import type { ConnectionDirectory, EventFeed, HttpRoute, UserEventHooks } from './delivery.js';
 import { EditionLocks } from './edition-locks.js';
-import { httpHandler, isWebsocketPath, rejectUpgrade } from './http-routes.js';
+import { httpHandler, isHttpRoutePath, rejectUpgrade } from './http-routes.js';
 import { refreshAccess } from './notify.js';
 import { OriginPolicy } from './origin.js';
 import { Presence } from './presence.js';
@@ -115,7 +115,9 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   httpServer.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     if (stopping) return rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
-    if (!isWebsocketPath(req.url)) return rejectUpgrade(socket, 404, 'The websocket endpoint is /ws (or /).');
+    if (isHttpRoutePath(req.url)) {
+      return rejectUpgrade(socket, 400, `${(req.url ?? '/').split('?')[0].slice(0, 200)} is an HTTP endpoint; connect the websocket to /ws (or any other path).`);
+    }
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
   });
 

@@ -167,9 +167,9 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       const cases: Array<[unknown, RegExp]> = [
-        [{ action: 'subscribe', channel: 'folder', data: { folder_id: 'abc' } }, /^data\.folder_id must be a positive integer id/],
-        [{ action: 'subscribe', channel: 'folder', data: { folder_id: [3] } }, /data\.folder_id/],
-        [{ action: 'subscribe', channel: 'folder', data: { folder_id: 1e20 } }, /data\.folder_id/],
+        [{ action: 'unsubscribe', channel: 'folder', data: { folder_id: 'abc' } }, /^data\.folder_id must be a positive integer id/],
+        [{ action: 'unsubscribe', channel: 'folder', data: { folder_id: [3] } }, /data\.folder_id/],
+        [{ action: 'subscribe', channel: 'folder', data: { folder_id: 3, since_event_id: 'x' } }, /data\.since_event_id/],
         [{ action: 'start_item_view', data: { item_id: { a: 1 } } }, /data\.item_id/],
         ['{"action":"get_status","data":{"__proto__":{"isAdmin":true}}}', /^data\.__proto__ is not an allowed key/],
       ];
@@ -219,17 +219,22 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
   });
 
   describe('upgrade paths', () => {
-    it('accepts / as well as /ws and refuses other paths with 404', async () => {
+    it('upgrades on any path, as Ratchet does, except the HTTP routes', async () => {
       await start();
-      const root = await suite.srv!.client(`?token=${await login()}`);
-      expect((await connected(root)).type).to.equal('connected');
       const { connect } = await import('../helpers/ws-client.js');
-      const slash = await connect(`ws://127.0.0.1:${suite.srv!.server.port}/?token=${await login()}`);
-      expect((await connected(slash)).type).to.equal('connected');
-      await slash.close();
-      let refused = '';
-      await connect(`ws://127.0.0.1:${suite.srv!.server.port}/other`).catch((err: Error) => (refused = err.message));
-      expect(refused).to.contain('404');
+      const base = `ws://127.0.0.1:${suite.srv!.server.port}`;
+      for (const path of ['/ws', '/', '/ws/', '/websocket', '/teampass/ws', '/other/path/']) {
+        const client = await connect(`${base}${path}?token=${await login()}`);
+        expect((await connected(client)).type, path).to.equal('connected');
+        await client.close();
+      }
+      for (const path of ['/healthz', '/metrics', '/client/teampass-websocket.js', '/demo', '/demo/emit']) {
+        const refused = await connect(`${base}${path}?token=${await login()}`).then(
+          () => 'upgraded',
+          (err: Error) => err.message,
+        );
+        expect(refused, path).to.equal('upgrade refused: HTTP 400');
+      }
     });
 
     it('answers plain HTTP with 404 JSON, and 426 on the websocket path', async () => {
