@@ -3,10 +3,8 @@ import { Command } from 'commander';
 import os from 'node:os';
 import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
 import type { Config, LoadedConfig } from '../src/config/index.js';
-import { redactUrl, type Database } from '../src/db/index.js';
-import { Migrator } from '../src/db/migrator.js';
+import { redactUrl, requireWebsocketTables, type Database } from '../src/db/index.js';
 import { clientRoutes, demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
-import { TeampassWsError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log/index.js';
 import { createMetrics, healthRoutes } from '../src/metrics/index.js';
 import { createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
@@ -101,7 +99,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     await logger?.close();
   };
   try {
-    if (!demoMode) await requireMigrated(db);
+    if (!demoMode) await requireWebsocketTables(db);
     logger = createLogger({ level: config.log_level, file: config.log_file || undefined, console: process.stdout.isTTY ? 'pretty' : 'json' });
     if (!demoMode) await warnWithoutTeampassTables(db, ctx);
     const demo = demoMode
@@ -174,12 +172,3 @@ async function warnWithoutTeampassTables(db: Database, ctx: CommandContext): Pro
   ctx.out.line(chalk.yellow("! Check the database name and the table prefix (TeamPass's DB_PREFIX, --prefix), or use --teampass-root."));
 }
 
-/** A named database must be migrated: serve never changes its schema itself. */
-async function requireMigrated(db: Database): Promise<void> {
-  const pending = await new Migrator(db).pending();
-  if (pending.length > 0) {
-    throw new TeampassWsError('MIGRATION', `The websocket tables of ${db.description} are not up to date (${pending.map((m) => m.name).join(', ')} pending).`, {
-      suggestion: 'Run `teampass-ws migrate` with the same database options, then start serve again.',
-    });
-  }
-}
