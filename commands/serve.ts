@@ -3,13 +3,13 @@ import { Command } from 'commander';
 import os from 'node:os';
 import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
 import type { Config, LoadedConfig } from '../src/config/index.js';
-import { redactUrl, requireWebsocketTables, type Database } from '../src/db/index.js';
+import { redactUrl, requireWebsocketTables, verifyDatabase, type Database } from '../src/db/index.js';
 import { clientRoutes, demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
 import { createLogger, type Logger } from '../src/log/index.js';
 import { createMetrics, healthRoutes } from '../src/metrics/index.js';
 import { createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { addConfigOptions, createCommandDatabase, loadCommandConfig, type ConfigFlags } from './options.js';
 import { stopSignal } from './signals.js';
 
 interface ServeOptions extends ConfigFlags {
@@ -60,7 +60,7 @@ export function serveCommand(ctx: CommandContext, extensions: ServeExtensions = 
     `
 Without any database named (no --db, --teampass-root, config file or environment), serve runs
 the demo on the embedded SQLite file ./teampass-ws-demo.sqlite: it is then NOT connected to TeamPass.
-Stop it with SIGTERM or Ctrl-C: clients are told to reconnect (1001) and their rows closed.
+Stop it with SIGTERM or Ctrl-C: clients are closed (1000; 1001 with the teampass-ws subprotocol) and their rows closed.
 
 Examples:
   teampass-ws serve --teampass-root /var/www/html/teampass
@@ -78,10 +78,10 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
   // Listening from the start: a SIGTERM during startup stops the daemon once it is up, cleanly.
   const stop = stopSignal();
   let loaded: LoadedConfig;
-  let opened: Awaited<ReturnType<typeof openDatabase>>;
+  let opened: ReturnType<typeof createCommandDatabase>;
   try {
     loaded = await loadCommandConfig(opts);
-    opened = await openDatabase(loaded);
+    opened = createCommandDatabase(loaded);
   } catch (err) {
     stop.dispose();
     throw err;
@@ -92,6 +92,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
   let logger: Logger | undefined;
   let server: TeampassWsServer | undefined;
   let bridge: EventBridge | undefined;
+  let up = false;
   const cleanup = async () => {
     await server?.stop();
     await bridge?.stop();
@@ -99,26 +100,29 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     await logger?.close();
   };
   try {
-    if (!demoMode) await requireWebsocketTables(db);
     logger = createLogger({ level: config.log_level, file: config.log_file || undefined, console: process.stdout.isTTY ? 'pretty' : 'json' });
+    const metrics = createMetrics();
+    // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
+    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
+    // The demo's routes join this list once its dataset is ready: routes are looked up per request.
+    const routes: HttpRoute[] = [...healthRoutes({ metrics, db, config, instanceId, health: (): FeedHealth | undefined => bridge?.health() }), ...clientRoutes()];
+    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId });
+    // The port first: TeamPass's admin panel checks it half a second after starting the unit,
+    // and the database may take longer to answer. Upgrades wait until it does.
+    await server.bind();
+
+    await verifyDatabase(db);
+    if (!demoMode) await requireWebsocketTables(db);
     if (!demoMode) await warnWithoutTeampassTables(db, ctx);
     const demo = demoMode
       ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: emitDbArgument(config, embedded), pollNow: () => bridge?.pollNow() })
       : undefined;
-
-    const metrics = createMetrics();
-    // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
-    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
-    const routes: HttpRoute[] = [
-      ...healthRoutes({ metrics, db, config, instanceId, health: (): FeedHealth | undefined => bridge?.health() }),
-      ...clientRoutes(),
-      ...(demo?.routes ?? []),
-    ];
-    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId });
+    routes.push(...(demo?.routes ?? []));
     bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
     server.attachFeed(bridge);
     await bridge.start();
     const { host, port } = await server.listen();
+    up = true;
 
     const banner = demo?.banner(`http://${displayHost(host)}:${port}`);
     describeStart(ctx, loaded, db, demoMode && !banner?.warnings.length);
@@ -135,7 +139,8 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     out.line('teampass-ws stopped');
     return 0;
   } catch (err) {
-    logger?.error('Daemon failed', { error: (err as Error).message });
+    // A failure before the daemon was up is the command's one-line error, nothing more.
+    if (up) logger?.error('Daemon failed', { error: (err as Error).message });
     await cleanup().catch(() => undefined);
     throw err;
   } finally {

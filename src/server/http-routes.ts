@@ -46,6 +46,15 @@ export function httpHandler(routes: readonly HttpRoute[], logger: Logger): (req:
   };
 }
 
+/**
+ * Before the database is ready: /healthz says the daemon is starting (503, so a load balancer
+ * waits); the other routes (the client script, /metrics) answer as usual.
+ */
+export function answerStarting(req: IncomingMessage, res: ServerResponse, routes: (req: IncomingMessage, res: ServerResponse) => void): void {
+  if ((req.url ?? '/').split('?')[0] !== '/healthz') return routes(req, res);
+  sendJson(res, 503, { status: 'starting', service: 'teampass-ws', message: 'Connecting to the database; websocket upgrades wait until it answers.' });
+}
+
 /** Answers an upgrade the daemon will not take, then drops the socket. */
 const UPGRADE_REFUSALS = {
   400: { error: 'not_a_websocket_endpoint', reason: 'Bad Request' },

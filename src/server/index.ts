@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AccessCache, MiscSettings } from '../access/index.js';
 import { Authenticator, JwtKeyring } from '../auth/index.js';
@@ -17,7 +18,7 @@ import { clientAddress, TrustedProxies } from './client-ip.js';
 import type { ServerContext } from './context.js';
 import type { ConnectionDirectory, EventFeed, HttpRoute, UserEventHooks } from './delivery.js';
 import { EditionLocks } from './edition-locks.js';
-import { httpHandler, isHttpRoutePath, rejectUpgrade } from './http-routes.js';
+import { answerStarting, httpHandler, isHttpRoutePath, rejectUpgrade } from './http-routes.js';
 import { refreshAccess } from './notify.js';
 import { OriginPolicy } from './origin.js';
 import { Presence } from './presence.js';
@@ -48,7 +49,13 @@ export interface ServerDeps {
 }
 
 export interface TeampassWsServer {
-  /** Reads TeamPass's settings, starts the timers and listens on config host:port. */
+  /**
+   * Listens on config host:port at once, before any database work: TeamPass's admin panel checks
+   * the port half a second after starting the unit. Until `listen` completes, upgrades wait and
+   * /healthz answers 503 "starting". Safe to call more than once.
+   */
+  bind(): Promise<{ host: string; port: number }>;
+  /** Binds (if not yet), reads TeamPass's settings, starts the timers, then serves the upgrades that waited. */
   listen(): Promise<{ host: string; port: number }>;
   /** Stops accepting, closes clients with 1001, records their rows disconnected; safe to call twice. */
   stop(): Promise<void>;
@@ -62,6 +69,14 @@ export interface TeampassWsServer {
 
 /** How long shutdown waits for clients to complete the closing handshake (ms). */
 const SHUTDOWN_GRACE_MS = 3000;
+/** Upgrades that may wait for the database at start; more are refused with 503 (the client retries). */
+const MAX_HELD_UPGRADES = 1024;
+
+interface HeldUpgrade {
+  req: http.IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+}
 
 export function createServer(deps: ServerDeps): TeampassWsServer {
   const { config, db, logger, metrics } = deps;
@@ -93,6 +108,9 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   let counter = 0;
   let heartbeat: NodeJS.Timeout | undefined;
   let boundPort = 0;
+  let bound: Promise<{ host: string; port: number }> | undefined;
+  let ready = false;
+  const held = new Set<HeldUpgrade>();
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -101,7 +119,8 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     clientTracking: false,
     handleProtocols: (offered) => selectSubprotocol(offered),
   });
-  const httpServer = http.createServer(httpHandler(deps.routes ?? [], logger));
+  const routeHandler = httpHandler(deps.routes ?? [], logger);
+  const httpServer = http.createServer((req, res) => (ready ? routeHandler(req, res) : answerStarting(req, res, routeHandler)));
 
   const accept = (ws: WebSocket, req: http.IncomingMessage) => {
     counter += 1;
@@ -118,8 +137,25 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     if (isHttpRoutePath(req.url)) {
       return rejectUpgrade(socket, 400, `${(req.url ?? '/').split('?')[0].slice(0, 200)} is an HTTP endpoint; connect the websocket to /ws (or any other path).`);
     }
+    if (!ready) {
+      if (held.size >= MAX_HELD_UPGRADES) return rejectUpgrade(socket, 503, 'The daemon is starting; reconnect shortly.');
+      const entry: HeldUpgrade = { req, socket, head };
+      held.add(entry);
+      socket.once('close', () => held.delete(entry));
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
   });
+
+  const releaseHeld = () => {
+    const waiting = [...held];
+    held.clear();
+    for (const { req, socket, head } of waiting) {
+      if (socket.destroyed) continue;
+      if (stopping) rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
+      else wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
+    }
+  };
 
   const hooks: UserEventHooks = {
     async folderPermissionChanged(userId) {
@@ -136,16 +172,7 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     },
   };
 
-  const listen = async () => {
-    try {
-      await settings.refresh();
-      if (deps.instanceId) {
-        const closed = await ctx.audit.closeLeftOpen(instanceId);
-        if (closed > 0) logger.warn('Closed connection rows an earlier run of this daemon left open', { instance: instanceId, rows: closed });
-      }
-    } catch (err) {
-      throw databaseError(err, db);
-    }
+  const bindPort = async () => {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         httpServer.off('listening', onListening);
@@ -161,6 +188,21 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     });
     httpServer.on('error', (err) => logger.error('HTTP server error', { error: err.message }));
     boundPort = (httpServer.address() as AddressInfo).port;
+    return { host: config.host, port: boundPort };
+  };
+  const bind = () => (bound ??= bindPort());
+
+  const listen = async () => {
+    await bind();
+    try {
+      await settings.refresh();
+      if (deps.instanceId) {
+        const closed = await ctx.audit.closeLeftOpen(instanceId);
+        if (closed > 0) logger.warn('Closed connection rows an earlier run of this daemon left open', { instance: instanceId, rows: closed });
+      }
+    } catch (err) {
+      throw databaseError(err, db);
+    }
     const silentMs = config.pong_timeout_sec * 1000;
     heartbeat = setInterval(() => {
       const now = Date.now();
@@ -169,12 +211,15 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
       failedAuth.prune(now);
     }, config.ping_interval_sec * 1000);
     monitor.start();
+    ready = true;
+    releaseHeld();
     return { host: config.host, port: boundPort };
   };
 
   const runStop = async () => {
     clearInterval(heartbeat);
     const closedServer = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    releaseHeld();
     await monitor.stop();
     const pending = [...links];
     for (const link of pending) link.shutdown();
@@ -186,10 +231,12 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     httpServer.closeAllConnections();
     wss.close();
     await closedServer;
-    logger.info('Server stopped', { connections_closed: pending.length });
+    // A start that failed before the database answered is reported once, by the caller.
+    if (ready) logger.info('Server stopped', { connections_closed: pending.length });
   };
 
   return {
+    bind,
     listen,
     stop: () => (stopping ??= runStop()),
     directory: registry,
