@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isTeampassWsError } from '../src/errors.js';
+import type { PortGate } from '../src/server/port-gate.js';
 import type { CommandContext } from './context.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
@@ -51,8 +52,8 @@ export function handleError(err: unknown, out: Output): number {
   return 1;
 }
 
-export async function main(argv: string[] = process.argv, out: Output = terminalOutput()): Promise<number> {
-  const ctx: CommandContext = { out, exitCode: 0 };
+export async function main(argv: string[] = process.argv, out: Output = terminalOutput(), prebound?: PortGate): Promise<number> {
+  const ctx: CommandContext = { out, exitCode: 0, prebound };
   try {
     await buildProgram(ctx).parseAsync(argv);
     return ctx.exitCode;

@@ -95,6 +95,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
   let up = false;
   const cleanup = async () => {
     await server?.stop();
+    await ctx.prebound?.close();
     await bridge?.stop();
     await db.close();
     await logger?.close();
@@ -106,7 +107,9 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
     // The demo's routes join this list once its dataset is ready: routes are looked up per request.
     const routes: HttpRoute[] = [...healthRoutes({ metrics, db, config, instanceId, health: (): FeedHealth | undefined => bridge?.health() }), ...clientRoutes()];
-    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId });
+    const gate = ctx.prebound && (await ctx.prebound.listensOn(config.host, config.port)) ? ctx.prebound : undefined;
+    if (ctx.prebound && !gate) await ctx.prebound.close();
+    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId, gate });
     // The port first: TeamPass's admin panel checks it half a second after starting the unit,
     // and the database may take longer to answer. Upgrades wait until it does.
     await server.bind();

@@ -18,7 +18,7 @@ export function isHttpRoutePath(url: string | undefined): boolean {
   return path === '/healthz' || path === '/metrics' || path.startsWith('/client/') || path === '/demo' || path.startsWith('/demo/');
 }
 
-function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+export function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
   res.end(text);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AccessCache, MiscSettings } from '../access/index.js';
@@ -21,6 +20,7 @@ import { EditionLocks } from './edition-locks.js';
 import { answerStarting, httpHandler, isHttpRoutePath, rejectUpgrade } from './http-routes.js';
 import { refreshAccess } from './notify.js';
 import { OriginPolicy } from './origin.js';
+import { PortGate } from './port-gate.js';
 import { Presence } from './presence.js';
 import { FailedAuthLimiter } from './rate-limit.js';
 import { ConnectionRegistry } from './registry.js';
@@ -29,6 +29,7 @@ import { readUpgradeRequest } from './upgrade-request.js';
 
 export type { ConnectionDirectory, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from './delivery.js';
 export { CloseCode } from '../protocol/index.js';
+export { PortGate } from './port-gate.js';
 
 export interface ServerDeps {
   config: Config;
@@ -40,6 +41,8 @@ export interface ServerDeps {
   teampass?: TeampassSettings;
   /** Extra plain-HTTP routes, tried in order (/healthz, /metrics, the client script, the demo). */
   routes?: HttpRoute[];
+  /** The listening socket, when it was bound before the rest was loaded; else created here. */
+  gate?: PortGate;
   /**
    * Prefix of connection ids (websocket_connections.resource_id), stable across restarts of one
    * daemon (e.g. host:port) so the rows a crashed run left open are closed at the next start;
@@ -69,14 +72,7 @@ export interface TeampassWsServer {
 
 /** How long shutdown waits for clients to complete the closing handshake (ms). */
 const SHUTDOWN_GRACE_MS = 3000;
-/** Upgrades that may wait for the database at start; more are refused with 503 (the client retries). */
-const MAX_HELD_UPGRADES = 1024;
 
-interface HeldUpgrade {
-  req: http.IncomingMessage;
-  socket: Duplex;
-  head: Buffer;
-}
 
 export function createServer(deps: ServerDeps): TeampassWsServer {
   const { config, db, logger, metrics } = deps;
@@ -108,9 +104,7 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   let counter = 0;
   let heartbeat: NodeJS.Timeout | undefined;
   let boundPort = 0;
-  let bound: Promise<{ host: string; port: number }> | undefined;
   let ready = false;
-  const held = new Set<HeldUpgrade>();
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -120,7 +114,9 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     handleProtocols: (offered) => selectSubprotocol(offered),
   });
   const routeHandler = httpHandler(deps.routes ?? [], logger);
-  const httpServer = http.createServer((req, res) => (ready ? routeHandler(req, res) : answerStarting(req, res, routeHandler)));
+  const gate = deps.gate ?? new PortGate();
+  const httpServer = gate.httpServer;
+  gate.serveRequests((req, res) => (ready ? routeHandler(req, res) : answerStarting(req, res, routeHandler)));
 
   const accept = (ws: WebSocket, req: http.IncomingMessage) => {
     counter += 1;
@@ -131,30 +127,12 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     link.start(req, readUpgradeRequest(req));
   };
 
-  httpServer.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => socket.destroy());
+  const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (stopping) return rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
     if (isHttpRoutePath(req.url)) {
       return rejectUpgrade(socket, 400, `${(req.url ?? '/').split('?')[0].slice(0, 200)} is an HTTP endpoint; connect the websocket to /ws (or any other path).`);
     }
-    if (!ready) {
-      if (held.size >= MAX_HELD_UPGRADES) return rejectUpgrade(socket, 503, 'The daemon is starting; reconnect shortly.');
-      const entry: HeldUpgrade = { req, socket, head };
-      held.add(entry);
-      socket.once('close', () => held.delete(entry));
-      return;
-    }
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
-  });
-
-  const releaseHeld = () => {
-    const waiting = [...held];
-    held.clear();
-    for (const { req, socket, head } of waiting) {
-      if (socket.destroyed) continue;
-      if (stopping) rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
-      else wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
-    }
   };
 
   const hooks: UserEventHooks = {
@@ -172,22 +150,14 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     },
   };
 
+  let bound: Promise<{ host: string; port: number }> | undefined;
   const bindPort = async () => {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        httpServer.off('listening', onListening);
-        reject(listenError(err, config.host, config.port));
-      };
-      const onListening = () => {
-        httpServer.off('error', onError);
-        resolve();
-      };
-      httpServer.once('error', onError);
-      httpServer.once('listening', onListening);
-      httpServer.listen(config.port, config.host);
-    });
+    try {
+      boundPort = (await gate.listen(config.host, config.port)).port;
+    } catch (err) {
+      throw listenError(err as NodeJS.ErrnoException, config.host, config.port);
+    }
     httpServer.on('error', (err) => logger.error('HTTP server error', { error: err.message }));
-    boundPort = (httpServer.address() as AddressInfo).port;
     return { host: config.host, port: boundPort };
   };
   const bind = () => (bound ??= bindPort());
@@ -212,14 +182,13 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     }, config.ping_interval_sec * 1000);
     monitor.start();
     ready = true;
-    releaseHeld();
+    gate.openUpgrades(upgrade);
     return { host: config.host, port: boundPort };
   };
 
   const runStop = async () => {
     clearInterval(heartbeat);
-    const closedServer = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-    releaseHeld();
+    const closedServer = gate.close();
     await monitor.stop();
     const pending = [...links];
     for (const link of pending) link.shutdown();
