@@ -3,27 +3,17 @@
  * `systemctl start teampass-websocket` and reports a failure if the port is closed 0.5 s later.
  * Ten starts on the given database; the time is from spawn to the first accepted connection.
  */
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mariadb.js';
+import { acceptsTcp } from '../helpers/tcp.js';
 import { createTeampassDatabase } from '../helpers/teampass-fixture.js';
 import { track } from './children.js';
 
 const STARTS = 10;
 /** The admin panel's check. */
 const PANEL_CHECK_MS = 500;
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
 
 async function oneStart(dbUrl: string): Promise<number> {
   const port = await freePort();
@@ -32,7 +22,7 @@ async function oneStart(dbUrl: string): Promise<number> {
   track(cli.child);
   try {
     for (;;) {
-      if (await accepts(port)) return performance.now() - spawnedAt;
+      if (await acceptsTcp(port)) return performance.now() - spawnedAt;
       if (cli.child.exitCode !== null) throw new Error(`serve exited (${cli.child.exitCode}) before listening:\n${cli.output()}`);
       if (performance.now() - spawnedAt > 30_000) throw new Error(`serve did not accept TCP within 30 s:\n${cli.output()}`);
       await sleep(2);

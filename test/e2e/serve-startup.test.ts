@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import net from 'node:net';
 import { startCli, type RunningCli } from '../helpers/cli.js';
 import { freePort, mariaDb } from '../helpers/mariadb.js';
+import { acceptsTcp } from '../helpers/tcp.js';
 import { createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
 import { connect } from '../helpers/ws-client.js';
 
@@ -52,16 +53,6 @@ class DatabaseGate {
   }
 }
 
-function tcpAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
-
 describe('serve: the port is bound before the database is touched [mariadb]', function () {
   this.timeout(90_000);
   let gate: DatabaseGate | undefined;
@@ -89,7 +80,7 @@ describe('serve: the port is bound before the database is touched [mariadb]', fu
       cli = startCli(['serve', '--db', viaGate.toString(), '--host', '127.0.0.1', '--port', String(port), '--poll-interval-ms', '50']);
 
       await gate.touched;
-      expect(await tcpAccepts(port), `the port accepts when the database is first touched; output: ${cli.output()}`).to.equal(true);
+      expect(await acceptsTcp(port), `the port accepts when the database is first touched; output: ${cli.output()}`).to.equal(true);
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).to.equal(503);
       expect(await health.json()).to.deep.include({ status: 'starting', service: 'teampass-ws' });
