@@ -1,6 +1,7 @@
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
 import { isTeampassWsError } from '../src/errors.js';
+import type { PortGate } from '../src/server/port-gate.js';
 import type { CommandContext } from './context.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
@@ -67,11 +68,11 @@ export function handleError(err: unknown, out: Output, flags: OutputFlags = { js
   return 1;
 }
 
-export async function main(argv: string[] = process.argv, out?: Output): Promise<number> {
+export async function main(argv: string[] = process.argv, out?: Output, prebound?: PortGate): Promise<number> {
   const flags = outputFlags(argv, process.env);
   if (flags.noColor) chalk.level = 0;
   const output = out ?? terminalOutput();
-  const ctx: CommandContext = { out: output, exitCode: 0 };
+  const ctx: CommandContext = { out: output, exitCode: 0, prebound };
   try {
     const program = buildProgram(ctx, flags);
     if (argv.length <= 2) {

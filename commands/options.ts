@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { CONFIG_KEYS, CONFIG_KEY_NAMES, kebab, loadConfig, type ConfigKey, type LoadedConfig } from '../src/config/index.js';
-import { connectDatabase, embeddedTarget, type Database, type DbTarget } from '../src/db/index.js';
+import { connectDatabase, createDatabase, embeddedTarget, type Database, type DbTarget } from '../src/db/index.js';
 
 /** The keys that say where the database is, for commands that take nothing else. */
 export const DATABASE_KEYS: readonly ConfigKey[] = ['db', 'db_host', 'db_port', 'db_user', 'db_password', 'db_password_file', 'db_name', 'db_socket', 'prefix', 'teampass_root'];
@@ -49,6 +49,12 @@ export interface OpenedDatabase {
 
 export function resolveDbTarget(loaded: LoadedConfig): { target: DbTarget; embedded: boolean } {
   return loaded.dbTarget ? { target: loaded.dbTarget, embedded: false } : { target: embeddedTarget(), embedded: true };
+}
+
+/** The configured database, not connected yet: the first query connects. */
+export function createCommandDatabase(loaded: LoadedConfig): OpenedDatabase {
+  const { target, embedded } = resolveDbTarget(loaded);
+  return { db: createDatabase(target, { prefix: loaded.config.prefix }), embedded };
 }
 
 export async function openDatabase(loaded: LoadedConfig): Promise<OpenedDatabase> {

@@ -3,15 +3,13 @@ import { Command } from 'commander';
 import os from 'node:os';
 import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
 import type { Config, LoadedConfig } from '../src/config/index.js';
-import { redactUrl, type Database } from '../src/db/index.js';
-import { Migrator } from '../src/db/migrator.js';
+import { redactUrl, requireWebsocketTables, verifyDatabase, type Database } from '../src/db/index.js';
 import { clientRoutes, demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
-import { TeampassWsError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log/index.js';
 import { createMetrics, healthRoutes } from '../src/metrics/index.js';
 import { assertCanListen, createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { addConfigOptions, createCommandDatabase, loadCommandConfig, type ConfigFlags } from './options.js';
 import { chooseServeMode } from './serve-mode.js';
 import { stopSignal } from './signals.js';
 
@@ -65,7 +63,7 @@ export function serveCommand(ctx: CommandContext, extensions: ServeExtensions = 
 TeamPass; so does a bare \`teampass-ws serve\` typed at a terminal when there is no config file and
 no TeamPass on this machine. Anything else that names no database is an error.
 SIGHUP reopens the log file (log rotation: templates/logrotate).
-Stop it with SIGTERM or Ctrl-C: clients are told to reconnect (1001) and their rows closed.
+Stop it with SIGTERM or Ctrl-C: clients are closed (1000; 1001 with the teampass-ws subprotocol) and their rows closed.
 
 Examples:
   teampass-ws serve --teampass-root /var/www/html/teampass
@@ -89,8 +87,10 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
   let server: TeampassWsServer | undefined;
   let bridge: EventBridge | undefined;
   let db: Database | undefined;
+  let up = false;
   const cleanup = async () => {
     await server?.stop();
+    await ctx.prebound?.close();
     await bridge?.stop();
     await db?.close();
     logger?.info('Daemon stopped');
@@ -101,8 +101,11 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     const { config } = loaded;
     const mode = chooseServeMode({ loaded, demo: Boolean(opts.demo), terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY) });
     const demoMode = mode === 'demo';
-    // Nothing is opened, prepared or logged before the port is known to be free.
-    await assertCanListen(config.host, config.port);
+    // The port bound early (commands/main.ts) when it is the one configured; else it must be free
+    // before anything is opened, prepared or logged.
+    const gate = ctx.prebound && (await ctx.prebound.listensOn(config.host, config.port)) ? ctx.prebound : undefined;
+    if (ctx.prebound && !gate) await ctx.prebound.close();
+    if (!gate) await assertCanListen(config.host, config.port);
     logger = createLogger({
       level: config.log_level,
       file: config.log_file || undefined,
@@ -112,27 +115,30 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
       color: Boolean(process.stderr.isTTY) && chalk.level > 0,
       jsonStdout: config.log_stdout,
     });
-    const opened = await openDatabase(loaded);
+    const opened = createCommandDatabase(loaded);
     db = opened.db;
-    if (!demoMode) await requireMigrated(db);
+    const metrics = createMetrics({ mode });
+    // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
+    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
+    // The demo's routes join this list once its dataset is ready: routes are looked up per request.
+    const routes: HttpRoute[] = [...healthRoutes({ metrics, db, config, instanceId, mode, health: (): FeedHealth | undefined => bridge?.health() }), ...clientRoutes()];
+    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId, gate });
+    // The port first: TeamPass's admin panel checks it half a second after starting the unit,
+    // and the database may take longer to answer. Upgrades wait until it does.
+    await server.bind();
+
+    await verifyDatabase(db);
+    if (!demoMode) await requireWebsocketTables(db);
     if (!demoMode) await warnWithoutTeampassTables(db, ctx);
     const demo = demoMode
       ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: emitDbArgument(config, opened.embedded), pollNow: () => bridge?.pollNow() })
       : undefined;
-
-    const metrics = createMetrics({ mode });
-    // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
-    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
-    const routes: HttpRoute[] = [
-      ...healthRoutes({ metrics, db, config, instanceId, mode, health: (): FeedHealth | undefined => bridge?.health() }),
-      ...clientRoutes(),
-      ...(demo?.routes ?? []),
-    ];
-    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId });
+    routes.push(...(demo?.routes ?? []));
     bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
     server.attachFeed(bridge);
     await bridge.start();
     const { host, port } = await server.listen();
+    up = true;
 
     const banner = demo?.banner(`http://${displayHost(host)}:${port}`);
     describeStart(ctx, loaded, db, demoMode && !banner?.warnings.length);
@@ -149,7 +155,8 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     out.info('teampass-ws stopped');
     return 0;
   } catch (err) {
-    logger?.error('Daemon failed', { error: (err as Error).message });
+    // A failure before the daemon was up is the command's one-line error, nothing more.
+    if (up) logger?.error('Daemon failed', { error: (err as Error).message });
     await cleanup().catch(() => undefined);
     throw err;
   } finally {
@@ -185,14 +192,4 @@ async function warnWithoutTeampassTables(db: Database, ctx: CommandContext): Pro
   if (await db.knex.schema.hasTable(db.t.users)) return;
   ctx.out.info(chalk.yellow(`! ${db.description} has no TeamPass table ${db.t.users}: every authentication will fail.`));
   ctx.out.info(chalk.yellow("! Check the database name and the table prefix (TeamPass's DB_PREFIX, --prefix), or use --teampass-root."));
-}
-
-/** A named database must be migrated: serve never changes its schema itself. */
-async function requireMigrated(db: Database): Promise<void> {
-  const pending = await new Migrator(db).pending();
-  if (pending.length > 0) {
-    throw new TeampassWsError('MIGRATION', `The websocket tables of ${db.description} are not up to date (${pending.map((m) => m.name).join(', ')} pending).`, {
-      suggestion: 'Run `teampass-ws migrate` with the same database options, then start serve again.',
-    });
-  }
 }

@@ -9,12 +9,13 @@ import { liveFrame, type RoutableEvent } from './event-frame.js';
  * event reaches exactly the connections a live one would have reached.
  */
 export function mayReceive(target: DeliveryTarget, event: RoutableEvent): boolean {
+  if (event.targetType === 'user') return target.userId === event.targetId;
+  // As the PHP daemon: the actor named in exclude_user_id never gets their own folder, kb or broadcast event.
+  if (target.userId === event.excludeUserId) return false;
   switch (event.targetType) {
-    case 'user':
-      return target.userId === event.targetId;
     case 'folder': {
       const folderId = event.targetId!;
-      return target.userId !== event.excludeUserId && target.isSubscribedToFolder(folderId) && target.mayAccessFolder(folderId);
+      return target.isSubscribedToFolder(folderId) && target.mayAccessFolder(folderId);
     }
     case 'kb':
       return target.kbSubscribed;

@@ -14,8 +14,12 @@ import type {
 } from './types.js';
 
 const OPEN = 1;
+/** Offered in the handshake: the daemon then closes with its precise codes (4401, …) instead of 1000. */
+const SUBPROTOCOL = 'teampass-ws';
 /** Close codes after which retrying with the same credentials cannot succeed. */
 const CREDENTIALS_REFUSED = new Set([4401, 4403]);
+/** The same refusals from a server that closes everything with 1000: the in-band error says it. */
+const REFUSAL_ERRORS = new Set(['auth_failed', 'origin_not_allowed']);
 /** A subscribe refused for one of these reasons is not retried after a reconnect. */
 const FINAL_SUBSCRIBE_ERRORS = new Set(['forbidden', 'invalid_channel', 'not_found', 'invalid_request']);
 /** Our own close code when the server stopped answering pings. */
@@ -62,8 +66,11 @@ const noop = (): void => undefined;
  *   is how the daemon replays folder events) from the server's settled watermark, never from the
  *   highest id it saw, holds the replayed events until the resubscribes are answered, then hands
  *   them over in id order; each id is handed over once, also one that commits late;
- * - backoff with jitter; after close 4401/4403 (credentials refused or TeamPass session ended)
- *   it stops and emits `auth_failed` instead of retrying;
+ * - it offers the `teampass-ws` subprotocol, so the daemon closes with precise codes; after
+ *   4401/4403 (or, from a server that closes with 1000, after the in-band auth_failed /
+ *   origin_not_allowed or a session_expired event) it stops and emits `auth_failed` instead of
+ *   retrying; a server that selects no subprotocol is tried again without offering it;
+ * - backoff with jitter;
  * - it logs in again with the `reconnect_token` of the last `connected`;
  * - after a reconnect each subscription is sent once (also those a page made with send()), and
  *   callers asking for the same subscription meanwhile share that request;
@@ -114,6 +121,12 @@ export class TeamPassWebSocket {
   private isIntentionallyClosed = false;
   private triedPageTokenAgain = false;
   private lastServerError: ServerMessage | null = null;
+  /** The current socket received a session_expired event. */
+  private sessionExpiredSeen = false;
+  /** False once a server that does not select SUBPROTOCOL (TeamPass's PHP daemon) was met. */
+  private offerSubprotocol = true;
+  /** The current socket completed its handshake. */
+  private socketOpened = false;
   private requestCounter = 0;
   /** The resume point this socket asked for in its URL (null on a first login). */
   private socketSince: number | null = null;
@@ -289,7 +302,7 @@ export class TeamPassWebSocket {
     this.log('debug', 'Connecting to', url.replace(/token=[^&]*/, 'token=…'));
     let socket: SocketLike;
     try {
-      socket = new this.SocketImpl(url);
+      socket = this.offerSubprotocol ? new this.SocketImpl(url, [SUBPROTOCOL]) : new this.SocketImpl(url);
     } catch (err) {
       // A malformed URL: retrying the same one cannot help.
       this.fail(err instanceof Error ? err : new Error(String(err)));
@@ -297,11 +310,15 @@ export class TeamPassWebSocket {
     }
     this.ws = socket;
     this.lastServerError = null;
+    this.sessionExpiredSeen = false;
+    this.socketOpened = false;
     this.pacer = new SendPacer(this.maxMessagesPerSecond, 1000, (data) => {
       if (this.ws === socket && socket.readyState === OPEN) socket.send(data);
     });
     socket.onopen = () => {
-      if (this.ws === socket) this.log('debug', 'Socket open, waiting for login');
+      if (this.ws !== socket) return;
+      this.socketOpened = true;
+      this.log('debug', 'Socket open, waiting for login');
     };
     socket.onmessage = (event) => {
       if (this.ws === socket) this.handleMessage(typeof event.data === 'string' ? event.data : String(event.data));
@@ -364,6 +381,7 @@ export class TeamPassWebSocket {
 
   private handleEvent(message: ServerMessage): void {
     if (typeof message.event !== 'string') return;
+    if (message.event === 'session_expired') this.sessionExpiredSeen = true;
     if (this.syncing) {
       // Its settled_event_id may not cover the replays still running: the last resubscribe reply's does.
       this.syncBuffer.push(message);
@@ -469,7 +487,9 @@ export class TeamPassWebSocket {
   }
 
   private handleClose(event: SocketCloseEvent): void {
+    if (this.retryWithoutSubprotocol()) return;
     const sessionEnded = this.isConnected;
+    const refused = this.credentialsRefused(event.code);
     // Events that arrived before the close are real: hand them over before anything else.
     this.endSync();
     const code = event.code;
@@ -485,7 +505,7 @@ export class TeamPassWebSocket {
     this.rejectConnectWaiters(new Error(`Connection closed before login (code ${code}${reason ? `: ${reason}` : ''})`));
     if (this.isIntentionallyClosed || !this.active) return;
 
-    if (CREDENTIALS_REFUSED.has(code)) {
+    if (refused) {
       if (!sessionEnded && this.reconnectToken && this.token && this.reconnectToken !== this.token && !this.triedPageTokenAgain) {
         // The reconnect token may have expired while the page token is still good: one more try with it.
         this.triedPageTokenAgain = true;
@@ -509,6 +529,32 @@ export class TeamPassWebSocket {
       return;
     }
     this.scheduleReconnect();
+  }
+
+  /**
+   * A server that does not select the offered subprotocol fails the handshake (browsers and
+   * `ws` alike): once, at once, try without offering it, and keep it so if that socket opens.
+   * A second failure looks like a server that is down: the next attempt offers it again.
+   */
+  private retryWithoutSubprotocol(): boolean {
+    if (this.socketOpened || this.isIntentionallyClosed || !this.active) return false;
+    if (!this.offerSubprotocol) {
+      this.offerSubprotocol = true;
+      return false;
+    }
+    this.offerSubprotocol = false;
+    this.log('debug', `Handshake failed while offering ${SUBPROTOCOL}: trying without it`);
+    this.resetSocketState();
+    this.openSocket();
+    return true;
+  }
+
+  /** The server refused the credentials or ended the session: retrying cannot help. */
+  private credentialsRefused(code: number): boolean {
+    if (CREDENTIALS_REFUSED.has(code)) return true;
+    if (code !== 1000 || this.ws === null || this.ws.protocol === SUBPROTOCOL) return false;
+    const errorCode = this.lastServerError?.error_code;
+    return this.sessionExpiredSeen || (typeof errorCode === 'string' && REFUSAL_ERRORS.has(errorCode));
   }
 
   private scheduleReconnect(): void {

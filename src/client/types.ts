@@ -3,6 +3,8 @@
 /** The part of the WebSocket API the client uses: the browser's, or the `ws` package's in Node. */
 export interface SocketLike {
   readonly readyState: number;
+  /** The subprotocol the server selected ('' for none). */
+  readonly protocol?: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: unknown) => void) | null;
@@ -17,7 +19,7 @@ export interface SocketCloseEvent {
   readonly wasClean?: boolean;
 }
 
-export type SocketConstructor = new (url: string) => SocketLike;
+export type SocketConstructor = new (url: string, protocols?: string[]) => SocketLike;
 
 /** A frame from the server: always an object with a `type`. */
 export interface ServerMessage {
@@ -68,7 +70,11 @@ export interface TeamPassWebSocketOptions {
 
 /** Data of the `auth_failed` event: the server refused the credentials or ended the session. */
 export interface AuthFailedInfo {
-  /** The close code: 4401 (credentials refused, expired, or TeamPass session ended) or 4403 (origin not allowed). */
+  /**
+   * The close code: 4401 (credentials refused, expired, or TeamPass session ended) or 4403
+   * (origin not allowed); 1000 from a server that does not speak the `teampass-ws` subprotocol
+   * (then error_code or session_ended says why).
+   */
   code: number;
   reason: string;
   /** error_code of the server's last in-band error, e.g. 'auth_failed' or 'session_expired'. */

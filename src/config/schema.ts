@@ -54,10 +54,11 @@ export const CONFIG_KEYS = {
     description: 'Hard cap on one incoming frame (bytes); larger frames close the connection with 1009',
     addition: true,
   },
-  rate_limit_messages: { type: int(1, 1_000_000), default: 10, description: 'Messages allowed per window per connection' },
+  // Each connection keeps the times of up to this many messages (sliding window): 10 000 bounds it at 80 kB.
+  rate_limit_messages: { type: int(1, 10_000), default: 10, description: 'Messages allowed per window per connection (a sliding window, as the PHP daemon)' },
   rate_limit_window_ms: { type: int(1, 3_600_000), default: 1000, description: 'Rate limit window (ms)' },
   ping_interval_sec: { type: int(1, 3600), default: 30, description: 'Server heartbeat interval (s)' },
-  pong_timeout_sec: { type: int(1, 86_400), default: 60, description: 'A connection silent this long is terminated (s)' },
+  pong_timeout_sec: { type: int(1, 86_400), default: 60, description: 'A connection silent this long is closed (s)' },
   log_file: { type: { kind: 'string', allowEmpty: true }, default: '', description: 'JSON log file (empty: none; serve then writes its log as lines on standard error)' },
   log_level: { type: { kind: 'enum', values: ['error', 'warn', 'info', 'debug'] }, default: 'info', description: 'Log level' },
   log_check_interval_ms: {

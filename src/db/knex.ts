@@ -164,10 +164,19 @@ export function databaseError(err: unknown, db: Pick<Database, 'description'>): 
 export async function connectDatabase(target: DbTarget, options: DatabaseOptions): Promise<Database> {
   const db = createDatabase(target, options);
   try {
-    await db.knex.raw('select 1');
+    await verifyDatabase(db);
   } catch (err) {
     await db.close().catch(() => undefined);
-    throw databaseError(err, db);
+    throw err;
   }
   return db;
+}
+
+/** The first query: throws the one-line error of `databaseError` when the database does not answer. */
+export async function verifyDatabase(db: Database): Promise<void> {
+  try {
+    await db.knex.raw('select 1');
+  } catch (err) {
+    throw databaseError(err, db);
+  }
 }

@@ -56,7 +56,8 @@ export interface StopItemViewMessage extends Base {
 
 export interface StartKbViewMessage extends Base {
   readonly action: 'start_kb_view';
-  readonly kb_id: number;
+  /** null when not given: refused after the KB access check. */
+  readonly kb_id: number | null;
 }
 
 export interface StopKbViewMessage extends Base {
@@ -71,7 +72,8 @@ export interface RenewItemLockMessage extends Base {
 
 export interface RenewKbLockMessage extends Base {
   readonly action: 'renew_kb_lock';
-  readonly kb_id: number;
+  /** null when not given: refused after the KB access check. */
+  readonly kb_id: number | null;
 }
 
 export type ClientMessage =

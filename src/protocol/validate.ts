@@ -53,9 +53,14 @@ export function classify(value: unknown): { ok: true; value: Classified } | (Ref
   const requestId = echoableRequestId(value.request_id);
   if (!isAction(value.action)) {
     const shown = typeof value.action === 'string' ? value.action.slice(0, 50) : describe(value.action);
-    return { ok: false, code: 'unknown_action', requestId, message: `Action '${shown}' is not recognized.` };
+    return { ok: false, code: 'unknown_action', requestId, message: unknownActionMessage(shown) };
   }
   return { ok: true, value: { action: value.action, requestId, body: value } };
+}
+
+/** The PHP daemon's words for an action it does not know. */
+export function unknownActionMessage(action: string): string {
+  return `Action '${action}' is not recognized.`;
 }
 
 function describe(value: unknown): string {
@@ -124,12 +129,33 @@ function dataOf(body: Record<string, unknown>): Record<string, unknown> {
   return data;
 }
 
-function channelOf(body: Record<string, unknown>): 'folder' | 'kb' {
+/**
+ * The channel of a subscribe or unsubscribe. The PHP daemon answers an unsubscribe without a
+ * string channel with invalid_channel (its switch falls through), a subscribe with invalid_request.
+ */
+function channelOf(body: Record<string, unknown>, missingCode: 'invalid_request' | 'invalid_channel'): 'folder' | 'kb' {
   const channel = body.channel;
-  if (channel === undefined || channel === null) throw new FieldError('invalid_request', 'channel is required ("folder" or "kb").');
-  if (typeof channel !== 'string') throw bad('channel', 'a string ("folder" or "kb")', channel);
+  if (channel === undefined || channel === null) throw new FieldError(missingCode, 'channel is required ("folder" or "kb").');
+  if (typeof channel !== 'string') {
+    const refusal = bad('channel', 'a string ("folder" or "kb")', channel);
+    throw missingCode === 'invalid_request' ? refusal : new FieldError(missingCode, refusal.message);
+  }
   if (channel !== 'folder' && channel !== 'kb') throw new FieldError('invalid_channel', `Channel '${channel.slice(0, 50)}' is not supported (use "folder" or "kb").`);
   return channel;
+}
+
+/**
+ * The folder of a subscribe. PHP casts it with (int), so anything that is not a folder id
+ * (missing, non-numeric, zero) becomes folder 0, which nobody may access: forbidden.
+ */
+function subscribedFolderId(value: unknown): number {
+  try {
+    if (value === undefined || value === null) throw bad('data.folder_id', 'a folder id', value);
+    return id(value, 'data.folder_id');
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    throw new FieldError('forbidden', `Access denied to this folder: data.folder_id must be a folder id (got ${describe(value)}).`);
+  }
 }
 
 function build(c: Classified): ClientMessage {
@@ -143,16 +169,15 @@ function build(c: Classified): ClientMessage {
       return { action, request_id, token };
     }
     case 'subscribe': {
-      const channel = channelOf(body);
+      const channel = channelOf(body, 'invalid_request');
       const data = dataOf(body);
       const since = eventId(data.since_event_id, 'data.since_event_id');
       const extra = since === undefined ? {} : { since_event_id: since };
       if (channel === 'kb') return { action, request_id, channel, ...extra };
-      if (data.folder_id === undefined || data.folder_id === null) throw new FieldError('invalid_request', 'data.folder_id is required.');
-      return { action, request_id, channel, folder_id: id(data.folder_id, 'data.folder_id'), ...extra };
+      return { action, request_id, channel, folder_id: subscribedFolderId(data.folder_id), ...extra };
     }
     case 'unsubscribe': {
-      const channel = channelOf(body);
+      const channel = channelOf(body, 'invalid_channel');
       const data = dataOf(body);
       if (channel === 'kb') return { action, request_id, channel };
       if (data.folder_id === undefined || data.folder_id === null) throw new FieldError('invalid_request', 'data.folder_id is required.');
@@ -175,9 +200,9 @@ function build(c: Classified): ClientMessage {
     }
     case 'start_kb_view':
     case 'renew_kb_lock': {
+      // A missing kb_id is refused after the KB access check, as PHP does (an admin gets forbidden).
       const data = dataOf(body);
-      if (data.kb_id === undefined || data.kb_id === null) throw new FieldError('invalid_request', 'data.kb_id is required.');
-      return { action, request_id, kb_id: id(data.kb_id, 'data.kb_id') };
+      return { action, request_id, kb_id: data.kb_id === undefined || data.kb_id === null ? null : id(data.kb_id, 'data.kb_id') };
     }
     case 'stop_kb_view': {
       const data = dataOf(body);

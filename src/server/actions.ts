@@ -7,7 +7,7 @@ import type {
   SubscribeFolderMessage,
   SubscribeKbMessage,
 } from '../protocol/index.js';
-import { unixNow } from '../protocol/index.js';
+import { unixNow, unknownActionMessage } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import type { ReplayScope } from './delivery.js';
 import type { ServerContext } from './context.js';
@@ -16,6 +16,7 @@ import { broadcastItemViewers, broadcastKbViewers, refreshAccess, sendError } fr
 /** A denial is re-checked against the database when the cached verdict is older than this (ms). */
 const RECHECK_AFTER_MS = 2000;
 
+const KB_ID_REQUIRED = 'data.kb_id is required.';
 const KB_DENIED = "Access denied to knowledge base: the KB channel needs TeamPass's enable_kb setting and is not available to administrators.";
 
 /** Answers one validated message, in the PHP daemon's reply shapes (TEAMPASS.md). */
@@ -25,7 +26,8 @@ export async function handleMessage(ctx: ServerContext, connection: Connection, 
   const ok = { type: 'response', status: 'success', request_id: requestId } as const;
   switch (message.action) {
     case 'authenticate':
-      return sendError(ctx, connection, 'invalid_request', 'Already authenticated.', requestId);
+      // The PHP daemon has no such action: once logged in, TeamPass's reply is the same.
+      return sendError(ctx, connection, 'unknown_action', unknownActionMessage('authenticate'), requestId);
     case 'subscribe':
       return message.channel === 'folder' ? subscribeFolder(ctx, connection, message) : subscribeKb(ctx, connection, message);
     case 'unsubscribe': {
@@ -75,6 +77,7 @@ export async function handleMessage(ctx: ServerContext, connection: Connection, 
     }
     case 'start_kb_view': {
       if (!(await mayUseKb(ctx, connection))) return sendError(ctx, connection, 'forbidden', KB_DENIED, requestId);
+      if (message.kb_id === null) return sendError(ctx, connection, 'invalid_request', KB_ID_REQUIRED, requestId);
       if (!(await ctx.locks.kbExists(message.kb_id))) return sendError(ctx, connection, 'not_found', 'KB article not found.', requestId);
       for (const kbId of ctx.presence.startKbView(connection, message.kb_id)) broadcastKbViewers(ctx, kbId);
       return reply({ ...ok, action: 'kb_view_started', kb_id: message.kb_id, viewers: ctx.presence.kbViewers(message.kb_id) });
@@ -90,6 +93,7 @@ export async function handleMessage(ctx: ServerContext, connection: Connection, 
       return reply({ ...ok, action: 'lock_renewed', item_id: message.item_id });
     case 'renew_kb_lock':
       if (!(await mayUseKb(ctx, connection))) return sendError(ctx, connection, 'forbidden', KB_DENIED, requestId);
+      if (message.kb_id === null) return sendError(ctx, connection, 'invalid_request', KB_ID_REQUIRED, requestId);
       if (!(await ctx.locks.renewKbLock(message.kb_id, connection.userId))) {
         return sendError(ctx, connection, 'no_lock', 'No active lock found for this KB article.', requestId);
       }

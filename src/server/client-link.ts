@@ -6,6 +6,7 @@ import {
   CloseCode,
   errorFrame,
   unixNow,
+  unknownActionMessage,
   validate,
   type Classified,
   type ConnectedFrame,
@@ -25,6 +26,8 @@ import { MessageRateLimiter, type FailedAuthLimiter } from './rate-limit.js';
 /** Messages a client may send before its authentication completes without being read further. */
 const INBOUND_HIGH_WATER = 64;
 const CLOSE_GRACE_MS = 10_000;
+/** A connection closed for silence is usually dead: it gets this long to answer the close (ms). */
+const SILENT_CLOSE_GRACE_MS = 2000;
 /** setTimeout's ceiling; a later JWT expiry is re-armed from the periodic check instead. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -154,7 +157,7 @@ export class ClientLink {
     } catch (err) {
       if (this.state !== 'authenticating') return;
       ctx.logger.error('Authentication could not reach the database', { connection: this.id, error: (err as Error).message });
-      return this.refuse('server_error', 'The TeamPass database cannot be reached; try again shortly.', 1011, requestId);
+      return this.refuse('server_error', 'The TeamPass database cannot be reached; try again shortly.', CloseCode.ServerError, requestId);
     }
     if (this.state !== 'authenticating') return;
 
@@ -240,6 +243,8 @@ export class ClientLink {
       ctx.metrics.clientErrors.inc({ error_code: item.frame.error_code });
       return connection.sendJson(item.frame);
     }
+    // Once logged in, `authenticate` is an action the PHP daemon does not know, whatever its fields.
+    if (item.message.action === 'authenticate') return sendError(ctx, connection, 'unknown_action', unknownActionMessage('authenticate'), item.message.requestId);
     const validated = validate(item.message);
     if (!validated.ok) return sendError(ctx, connection, validated.code, validated.message, item.message.requestId);
     try {
@@ -250,12 +255,17 @@ export class ClientLink {
     }
   }
 
-  /** Heartbeat: a silent client is terminated; the others get a ws ping and TeamPass's ping frame (serialised once per beat). */
+  /**
+   * Heartbeat: a silent client is closed with 1000 as the PHP daemon does (and destroyed if it
+   * does not answer the close); the others get a ws ping and TeamPass's ping frame (serialised
+   * once per beat).
+   */
   heartbeat(nowMs: number, silentMs: number, pingFrame: string): void {
     if (this.state === 'closed') return;
     if (nowMs - this.socket.lastSeenMs > silentMs) {
-      this.deps.ctx.logger.info('Silent connection terminated', { connection: this.id, user_id: this.connection?.userId, silent_sec: Math.round((nowMs - this.socket.lastSeenMs) / 1000) });
-      this.socket.terminate();
+      if (!this.socket.isOpen) return;
+      this.deps.ctx.logger.info('Silent connection closed', { connection: this.id, user_id: this.connection?.userId, silent_sec: Math.round((nowMs - this.socket.lastSeenMs) / 1000) });
+      this.socket.close(CloseCode.Normal, 'heartbeat timeout', SILENT_CLOSE_GRACE_MS);
       return;
     }
     this.socket.ping();
@@ -268,7 +278,7 @@ export class ClientLink {
     await this.inbound.settled();
   }
 
-  /** Server shutdown: 1001 tells the client to come back later. */
+  /** Server shutdown: 1001 tells a client that asked for the precise codes to come back later. */
   shutdown(): void {
     this.socket.close(CloseCode.GoingAway, 'server shutting down');
   }

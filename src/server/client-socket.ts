@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { CloseCode } from '../protocol/index.js';
+import { CloseCode, wireCloseCode } from '../protocol/index.js';
 
 export interface ClientSocketOptions {
   /** Outgoing bytes a client may fall behind before it is closed (4503). */
@@ -33,6 +33,15 @@ export class ClientSocket {
     private readonly onSlowConsumer: (socket: ClientSocket) => void,
   ) {
     ws.once('close', () => this.held?.splice(0));
+    // The ws library closes by itself with 1009 on a frame over max_frame_bytes: that close
+    // follows the same choice of code as ours.
+    const libraryClose = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => libraryClose(code === CloseCode.MessageTooBig ? wireCloseCode(code, ws.protocol) : code, reason);
+  }
+
+  /** The subprotocol selected in the handshake ('' when the client offered none we speak). */
+  get protocol(): string {
+    return this.ws.protocol;
   }
 
   get isOpen(): boolean {
@@ -101,8 +110,12 @@ export class ClientSocket {
     this.ws.resume();
   }
 
-  /** Closes once, after the frames already sent; a client that never answers is destroyed. */
-  close(code: number, reason: string): void {
+  /**
+   * Closes once, after the frames already sent, with `code` as this client may see it (1000 for
+   * a client that did not ask for the precise codes); a client that does not complete the
+   * closing handshake within `graceMs` is destroyed.
+   */
+  close(code: number, reason: string, graceMs = this.options.closeGraceMs): void {
     if (this.closeRequested || this.ws.readyState === WebSocket.CLOSED) return;
     if (this.held && code !== CloseCode.SlowConsumer) this.release();
     this.closeRequested = true;
@@ -110,8 +123,8 @@ export class ClientSocket {
     this.heldBytes = 0;
     // A socket paused for backpressure must be read again, or the client's close reply never arrives.
     this.ws.resume();
-    this.ws.close(code, reason);
-    const timer = setTimeout(() => this.ws.terminate(), this.options.closeGraceMs);
+    this.ws.close(wireCloseCode(code, this.ws.protocol), reason);
+    const timer = setTimeout(() => this.ws.terminate(), graceMs);
     timer.unref();
     this.ws.once('close', () => clearTimeout(timer));
   }

@@ -42,7 +42,7 @@ export interface ConnectionDirectory {
 export interface UserEventHooks {
   /** Recompute the user's access and drop subscriptions that lost it (telling the client). */
   folderPermissionChanged(userId: number): Promise<void>;
-  /** After the session_expired frame went out: close the user's connections with 4401. */
+  /** After the session_expired frame went out: close the user's connections (4401 for clients that asked for the precise codes, else 1000). */
   sessionExpired(userId: number, reason: string): void;
 }
 

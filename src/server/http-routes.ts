@@ -9,7 +9,16 @@ export function isWebsocketPath(url: string | undefined): boolean {
   return path === '/' || path === '/ws' || path === '/ws/';
 }
 
-function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+/**
+ * The daemon's own HTTP endpoints (/healthz, /metrics, the browser client, the demo). Every
+ * other path upgrades, as Ratchet accepts any path and TeamPass's proxy examples differ.
+ */
+export function isHttpRoutePath(url: string | undefined): boolean {
+  const path = (url ?? '/').split('?')[0];
+  return path === '/healthz' || path === '/metrics' || path.startsWith('/client/') || path === '/demo' || path.startsWith('/demo/');
+}
+
+export function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
   res.end(text);
@@ -37,9 +46,23 @@ export function httpHandler(routes: readonly HttpRoute[], logger: Logger): (req:
   };
 }
 
+/**
+ * Before the database is ready: /healthz says the daemon is starting (503, so a load balancer
+ * waits); the other routes (the client script, /metrics) answer as usual.
+ */
+export function answerStarting(req: IncomingMessage, res: ServerResponse, routes: (req: IncomingMessage, res: ServerResponse) => void): void {
+  if ((req.url ?? '/').split('?')[0] !== '/healthz') return routes(req, res);
+  sendJson(res, 503, { status: 'starting', service: 'teampass-ws', message: 'Connecting to the database; websocket upgrades wait until it answers.' });
+}
+
 /** Answers an upgrade the daemon will not take, then drops the socket. */
-export function rejectUpgrade(socket: Duplex, status: 404 | 503, message: string): void {
-  const body = `${JSON.stringify({ error: status === 404 ? 'not_found' : 'unavailable', message })}\n`;
-  const reason = status === 404 ? 'Not Found' : 'Service Unavailable';
+const UPGRADE_REFUSALS = {
+  400: { error: 'not_a_websocket_endpoint', reason: 'Bad Request' },
+  503: { error: 'unavailable', reason: 'Service Unavailable' },
+} as const;
+
+export function rejectUpgrade(socket: Duplex, status: keyof typeof UPGRADE_REFUSALS, message: string): void {
+  const { error, reason } = UPGRADE_REFUSALS[status];
+  const body = `${JSON.stringify({ error, message })}\n`;
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

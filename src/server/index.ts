@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AccessCache, MiscSettings } from '../access/index.js';
 import { Authenticator, JwtKeyring } from '../auth/index.js';
@@ -8,7 +8,7 @@ import type { Config } from '../config/index.js';
 import { databaseError, type Database } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
-import type { PingFrame } from '../protocol/index.js';
+import { CloseCode, selectSubprotocol, type PingFrame } from '../protocol/index.js';
 import type { TeampassSettings } from '../teampass/index.js';
 import { ConnectionAudit } from './audit.js';
 import { ClientLink } from './client-link.js';
@@ -16,9 +16,10 @@ import { clientAddress, TrustedProxies } from './client-ip.js';
 import type { ServerContext } from './context.js';
 import type { ConnectionDirectory, EventFeed, HttpRoute, UserEventHooks } from './delivery.js';
 import { EditionLocks } from './edition-locks.js';
-import { httpHandler, isWebsocketPath, rejectUpgrade } from './http-routes.js';
+import { answerStarting, httpHandler, isHttpRoutePath, rejectUpgrade } from './http-routes.js';
 import { refreshAccess } from './notify.js';
 import { OriginPolicy } from './origin.js';
+import { PortGate } from './port-gate.js';
 import { Presence } from './presence.js';
 import { listenError } from './listen-error.js';
 import { FailedAuthLimiter } from './rate-limit.js';
@@ -29,6 +30,7 @@ import { readUpgradeRequest } from './upgrade-request.js';
 export type { ConnectionDirectory, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from './delivery.js';
 export { CloseCode } from '../protocol/index.js';
 export { assertCanListen } from './listen-error.js';
+export { PortGate } from './port-gate.js';
 
 export interface ServerDeps {
   config: Config;
@@ -40,6 +42,8 @@ export interface ServerDeps {
   teampass?: TeampassSettings;
   /** Extra plain-HTTP routes, tried in order (/healthz, /metrics, the client script, the demo). */
   routes?: HttpRoute[];
+  /** The listening socket, when it was bound before the rest was loaded; else created here. */
+  gate?: PortGate;
   /**
    * Prefix of connection ids (websocket_connections.resource_id), stable across restarts of one
    * daemon (e.g. host:port) so the rows a crashed run left open are closed at the next start;
@@ -49,7 +53,13 @@ export interface ServerDeps {
 }
 
 export interface TeampassWsServer {
-  /** Reads TeamPass's settings, starts the timers and listens on config host:port. */
+  /**
+   * Listens on config host:port at once, before any database work: TeamPass's admin panel checks
+   * the port half a second after starting the unit. Until `listen` completes, upgrades wait and
+   * /healthz answers 503 "starting". Safe to call more than once.
+   */
+  bind(): Promise<{ host: string; port: number }>;
+  /** Binds (if not yet), reads TeamPass's settings, starts the timers, then serves the upgrades that waited. */
   listen(): Promise<{ host: string; port: number }>;
   /** Stops accepting, closes clients with 1001, records their rows disconnected; safe to call twice. */
   stop(): Promise<void>;
@@ -63,6 +73,7 @@ export interface TeampassWsServer {
 
 /** How long shutdown waits for clients to complete the closing handshake (ms). */
 const SHUTDOWN_GRACE_MS = 3000;
+
 
 export function createServer(deps: ServerDeps): TeampassWsServer {
   const { config, db, logger, metrics } = deps;
@@ -94,18 +105,22 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   let counter = 0;
   let heartbeat: NodeJS.Timeout | undefined;
   let boundPort = 0;
+  let ready = false;
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.max_frame_bytes, perMessageDeflate: false, clientTracking: false });
-  const httpServer = http.createServer(
-    // A slowloris client (headers that never end, or nothing at all) is dropped after a few seconds,
-    // not Node's minutes; the check runs often enough for the limit to mean what it says.
-    {
-      headersTimeout: config.handshake_timeout_ms,
-      requestTimeout: config.handshake_timeout_ms,
-      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.handshake_timeout_ms / 4)),
-    },
-    httpHandler(deps.routes ?? [], logger),
-  );
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.max_frame_bytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (offered) => selectSubprotocol(offered),
+  });
+  const routeHandler = httpHandler(deps.routes ?? [], logger);
+  const gate = deps.gate ?? new PortGate(config.handshake_timeout_ms);
+  const httpServer = gate.httpServer;
+  // A gate bound before the configuration was complete takes the configured handshake limit.
+  httpServer.headersTimeout = config.handshake_timeout_ms;
+  httpServer.requestTimeout = config.handshake_timeout_ms;
+  gate.serveRequests((req, res) => (ready ? routeHandler(req, res) : answerStarting(req, res, routeHandler)));
 
   const accept = (ws: WebSocket, req: http.IncomingMessage) => {
     counter += 1;
@@ -116,12 +131,13 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     link.start(req, readUpgradeRequest(req));
   };
 
-  httpServer.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => socket.destroy());
+  const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (stopping) return rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
-    if (!isWebsocketPath(req.url)) return rejectUpgrade(socket, 404, 'The websocket endpoint is /ws (or /).');
+    if (isHttpRoutePath(req.url)) {
+      return rejectUpgrade(socket, 400, `${(req.url ?? '/').split('?')[0].slice(0, 200)} is an HTTP endpoint; connect the websocket to /ws (or any other path).`);
+    }
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
-  });
+  };
 
   const hooks: UserEventHooks = {
     async folderPermissionChanged(userId) {
@@ -134,11 +150,24 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     sessionExpired(userId, reason) {
       const connections = [...registry.byUser(userId)];
       if (connections.length > 0) logger.info('Session expired: closing the user connections', { user_id: userId, reason, connections: connections.length });
-      for (const connection of connections) connection.close(4401, 'session expired');
+      for (const connection of connections) connection.close(CloseCode.AuthFailed, 'session expired');
     },
   };
 
+  let bound: Promise<{ host: string; port: number }> | undefined;
+  const bindPort = async () => {
+    try {
+      boundPort = (await gate.listen(config.host, config.port)).port;
+    } catch (err) {
+      throw listenError(err as NodeJS.ErrnoException, config.host, config.port);
+    }
+    httpServer.on('error', (err) => logger.error('HTTP server error', { error: err.message }));
+    return { host: config.host, port: boundPort };
+  };
+  const bind = () => (bound ??= bindPort());
+
   const listen = async () => {
+    await bind();
     try {
       await settings.refresh();
       if (deps.instanceId) {
@@ -148,21 +177,6 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     } catch (err) {
       throw databaseError(err, db);
     }
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        httpServer.off('listening', onListening);
-        reject(listenError(err, config.host, config.port));
-      };
-      const onListening = () => {
-        httpServer.off('error', onError);
-        resolve();
-      };
-      httpServer.once('error', onError);
-      httpServer.once('listening', onListening);
-      httpServer.listen(config.port, config.host);
-    });
-    httpServer.on('error', (err) => logger.error('HTTP server error', { error: err.message }));
-    boundPort = (httpServer.address() as AddressInfo).port;
     const silentMs = config.pong_timeout_sec * 1000;
     heartbeat = setInterval(() => {
       const now = Date.now();
@@ -171,12 +185,14 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
       failedAuth.prune(now);
     }, config.ping_interval_sec * 1000);
     monitor.start();
+    ready = true;
+    gate.openUpgrades(upgrade);
     return { host: config.host, port: boundPort };
   };
 
   const runStop = async () => {
     clearInterval(heartbeat);
-    const closedServer = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    const closedServer = gate.close();
     await monitor.stop();
     const pending = [...links];
     for (const link of pending) link.shutdown();
@@ -194,10 +210,12 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     httpServer.closeAllConnections();
     wss.close();
     await closedServer;
-    logger.info('Server stopped', { connections_closed: pending.length });
+    // A start that failed before the database answered is reported once, by the caller.
+    if (ready) logger.info('Server stopped', { connections_closed: pending.length });
   };
 
   return {
+    bind,
     listen,
     stop: () => (stopping ??= runStop()),
     directory: registry,

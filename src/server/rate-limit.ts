@@ -1,11 +1,16 @@
 import { addressKey, isLoopback } from './client-ip.js';
 
 /**
- * rate_limit_messages per rate_limit_window_ms for one connection: a fixed window that opens
- * with the first message after the previous one closed. Two numbers per connection.
+ * rate_limit_messages per rate_limit_window_ms for one connection, counted as the PHP daemon
+ * does: a sliding window over the messages that were allowed (a fixed window lets twice the
+ * limit through across its boundary). It keeps the times of the last `limit` allowed messages
+ * in a ring, so memory is bounded by the limit, not by the traffic; refused messages are not
+ * remembered.
  */
 export class MessageRateLimiter {
-  private windowStart = 0;
+  private times: Float64Array | undefined;
+  /** Index of the oldest remembered time once the ring is full. */
+  private oldest = 0;
   private count = 0;
 
   constructor(
@@ -13,14 +18,24 @@ export class MessageRateLimiter {
     private readonly windowMs: number,
   ) {}
 
-  /** Counts one message; false when it is over the limit. */
+  /** Counts one message; false when `limit` messages were already allowed in the last window. */
   allow(nowMs = Date.now()): boolean {
-    if (nowMs - this.windowStart >= this.windowMs) {
-      this.windowStart = nowMs;
-      this.count = 0;
+    // Allocated at the first message: most connections never send one.
+    const times = (this.times ??= new Float64Array(this.limit));
+    if (this.count < this.limit) {
+      times[this.count] = nowMs;
+      this.count += 1;
+      return true;
     }
-    this.count += 1;
-    return this.count <= this.limit;
+    if (nowMs - times[this.oldest] < this.windowMs) return false;
+    times[this.oldest] = nowMs;
+    this.oldest = (this.oldest + 1) % this.limit;
+    return true;
+  }
+
+  /** How many allowed-message times are kept (at most the limit). */
+  get remembered(): number {
+    return this.count;
   }
 }
 

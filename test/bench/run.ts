@@ -2,7 +2,8 @@
  * `npm run bench`: INSERT→client latency through the real daemon (`teampass-ws serve` as a
  * process, built in dist/), with and without the wake-up datagram, fan-out throughput, and the
  * same figures for a bare `ws` relay measured in the same run as the baseline; then connection
- * scale (scale.ts): many idle connections held by load worker processes, and slow consumers.
+ * scale (scale.ts): many idle connections held by load worker processes, and slow consumers;
+ * last, how soon `serve` accepts TCP after it is spawned (startup.ts).
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +17,7 @@ import { databaseFactory, runBench } from './bench-main.js';
 import { startDaemon, type BenchDaemon } from './daemon.js';
 import { startRelay, type Relay } from './relay.js';
 import { connectionScale, scaleOptionsFromEnv } from './scale.js';
+import { startupTime } from './startup.js';
 import { latencyHeader, row, stats, type Stats } from './table.js';
 
 const CLIENTS = 100;
@@ -217,6 +219,8 @@ async function main(): Promise<void> {
   const lines = await connectionScale(newDatabaseUrl, scale);
   console.log('');
   for (const line of lines) console.log(line);
+  console.log('');
+  for (const line of await startupTime(newDatabaseUrl)) console.log(line);
   console.log('');
   console.log(`bench ran ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

@@ -147,7 +147,8 @@ interface Subscriber {
 /** A client in this process: token, `connected`, folder subscription. */
 function subscribe(port: number, token: string, folderId: number, localAddress: string): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${token}`, { perMessageDeflate: false, localAddress, handshakeTimeout: 20_000 });
+    // Offers the subprotocol so the daemon says 4503 (a page offering none would see 1000).
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${token}`, ['teampass-ws'], { perMessageDeflate: false, localAddress, handshakeTimeout: 20_000 });
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     const s: Subscriber = { ws, bytes: 0, events: 0, closed };
     let ready = false;

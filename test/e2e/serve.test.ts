@@ -6,7 +6,7 @@ import { forEachBackend, openTestDatabase, tempDir } from '../helpers/backends.j
 import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
 import { freePort, mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { makeTeampassInstall } from '../helpers/teampass-install.js';
-import { addFolder, addItem, createTeampassDatabase, grantFolder, issueToken, lockItem, seedUser, tokenRow } from '../helpers/teampass-fixture.js';
+import { addFolder, addItem, createTeampassDatabase, createTeampassInstalledDatabase, grantFolder, issueToken, lockItem, seedUser, tokenRow } from '../helpers/teampass-fixture.js';
 import { connect, type TestWsClient } from '../helpers/ws-client.js';
 
 const LISTENING = /teampass-ws listening on ws:\/\/127\.0\.0\.1:(\d+)/;
@@ -56,7 +56,7 @@ forEachBackend('serve (the CLI as a process)', (backend) => {
 
     const code = await daemon.cli.stop('SIGTERM');
     expect(code, daemon.cli.output()).to.equal(0);
-    expect(await client.waitClose()).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    expect(await client.waitClose(), 'no subprotocol offered: 1000, as TeamPass\'s page expects').to.deep.equal({ code: 1000, reason: 'server shutting down' });
     const rows = (await db.knex(db.t.connections).select('disconnected_at')) as Array<{ disconnected_at: unknown }>;
     expect(rows).to.have.length(1);
     expect(rows[0].disconnected_at).to.not.equal(null);
@@ -107,7 +107,7 @@ forEachBackend('serve (the CLI as a process)', (backend) => {
     expect(await daemon.cli.stop('SIGINT')).to.equal(0);
   });
 
-  it('refuses an unmigrated database and says to run migrate', async function () {
+  it('refuses a database without the websocket tables, in one line that says to run migrate', async function () {
     this.timeout(60_000);
     const fresh = await backend().newDatabaseUrl();
     const bare = await openTestDatabase(fresh);
@@ -119,8 +119,40 @@ forEachBackend('serve (the CLI as a process)', (backend) => {
     }
     const r = await runCli(['serve', '--db', fresh, '--port', String(await freePort())]);
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.match(/websocket tables .* are not up to date/);
-    expect(r.stdout + r.stderr).to.contain('Run `teampass-ws migrate` with the same database options');
+    const said = (r.stdout + r.stderr).trim().split('\n');
+    expect(said, r.stdout + r.stderr).to.have.length(1);
+    expect(said[0]).to.match(/teampass_websocket_events \(missing\), teampass_websocket_connections \(missing\), teampass_websocket_tokens \(missing\).*run `teampass-ws migrate` with the same database options/);
+  });
+
+  it("runs on the websocket tables as TeamPass's installer creates them, without teampass-ws's migrations table", async function () {
+    this.timeout(60_000);
+    const installed = await backend().newDatabaseUrl();
+    const tp = await createTeampassInstalledDatabase(installed);
+    try {
+      expect(await tp.knex.schema.hasTable('teampass_ws_migrations')).to.equal(false);
+      const user = await seedUser(tp, { login: 'alice' });
+      daemon = await serve(['--db', installed]);
+      const client = await connect(`ws://127.0.0.1:${daemon.port}/ws?token=${await issueToken(tp, user.id)}`);
+      clients.push(client);
+      expect(await client.next((f) => f.type === 'connected')).to.deep.include({ user_id: user.id });
+      await tp.knex(tp.t.events).insert({ event_type: 'task_completed', target_type: 'user', target_id: user.id, payload: JSON.stringify({ task_id: 1, status: 'done' }) });
+      expect(await client.next((f) => f.type === 'event', 10_000)).to.deep.include({ event: 'task_completed' });
+      expect(await tp.knex.schema.hasTable('teampass_ws_migrations'), 'serve changed no schema').to.equal(false);
+    } finally {
+      await tp.close();
+    }
+  });
+
+  it('refuses, in one line naming migrate and the column, websocket tables that lack a column it needs', async function () {
+    this.timeout(60_000);
+    const damaged = await backend().newDatabaseUrl();
+    await (await createTeampassInstalledDatabase(damaged, ['events.processed_at', 'tokens.used'])).close();
+    const r = await runCli(['serve', '--db', damaged, '--port', String(await freePort())]);
+    expect(r.code).to.equal(1);
+    const said = (r.stdout + r.stderr).trim().split('\n');
+    expect(said, r.stdout + r.stderr).to.have.length(1);
+    expect(said[0]).to.contain('teampass_websocket_events.processed_at, teampass_websocket_tokens.used');
+    expect(said[0]).to.contain('run `teampass-ws migrate` with the same database options');
   });
 
   it('warns, naming the prefix, when the database has no TeamPass tables', async function () {

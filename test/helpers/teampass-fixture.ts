@@ -25,6 +25,61 @@ export async function prepareTeampassDatabase(db: Database): Promise<void> {
   await new Migrator(db).latest();
 }
 
+/**
+ * Opens `url` with TeamPass's tables and the websocket tables as TeamPass 3.2's own installer
+ * creates them (its DDL on MySQL, the same columns on SQLite), without this project's
+ * migrations table. `omit` leaves a column out ('events.processed_at'), as a damaged schema.
+ */
+export async function createTeampassInstalledDatabase(url: string, omit: string[] = []): Promise<Database> {
+  const db = await openTestDatabase(url);
+  await createTeampassTables(db);
+  const mysql = db.client === 'mysql';
+  const tables: Record<'events' | 'connections' | 'tokens', Array<[string, string, string]>> = {
+    events: [
+      ['id', 'INT UNSIGNED AUTO_INCREMENT PRIMARY KEY', 'INTEGER PRIMARY KEY AUTOINCREMENT'],
+      ['created_at', 'TIMESTAMP DEFAULT CURRENT_TIMESTAMP', 'TIMESTAMP DEFAULT CURRENT_TIMESTAMP'],
+      ['event_type', 'VARCHAR(50) NOT NULL', 'VARCHAR(50) NOT NULL'],
+      ['target_type', "ENUM('user', 'folder', 'kb', 'broadcast') NOT NULL", 'TEXT NOT NULL'],
+      ['target_id', 'INT UNSIGNED NULL', 'INTEGER NULL'],
+      ['payload', 'JSON NOT NULL', 'TEXT NOT NULL'],
+      ['processed', 'TINYINT(1) UNSIGNED DEFAULT 0', 'INTEGER DEFAULT 0'],
+      ['processed_at', 'TIMESTAMP NULL', 'TIMESTAMP NULL'],
+    ],
+    connections: [
+      ['id', 'INT UNSIGNED AUTO_INCREMENT PRIMARY KEY', 'INTEGER PRIMARY KEY AUTOINCREMENT'],
+      ['user_id', 'INT UNSIGNED NOT NULL', 'INTEGER NOT NULL'],
+      ['resource_id', 'VARCHAR(50) NOT NULL', 'VARCHAR(50) NOT NULL'],
+      ['connected_at', 'TIMESTAMP DEFAULT CURRENT_TIMESTAMP', 'TIMESTAMP DEFAULT CURRENT_TIMESTAMP'],
+      ['disconnected_at', 'TIMESTAMP NULL', 'TIMESTAMP NULL'],
+      ['ip_address', 'VARCHAR(45) NULL', 'VARCHAR(45) NULL'],
+      ['user_agent', 'TEXT NULL', 'TEXT NULL'],
+    ],
+    tokens: [
+      ['id', 'INT UNSIGNED AUTO_INCREMENT PRIMARY KEY', 'INTEGER PRIMARY KEY AUTOINCREMENT'],
+      ['user_id', 'INT UNSIGNED NOT NULL', 'INTEGER NOT NULL'],
+      ['token', 'VARCHAR(64) NOT NULL UNIQUE', 'VARCHAR(64) NOT NULL UNIQUE'],
+      ['created_at', 'TIMESTAMP DEFAULT CURRENT_TIMESTAMP', 'TIMESTAMP DEFAULT CURRENT_TIMESTAMP'],
+      ['expires_at', 'TIMESTAMP NOT NULL', 'TIMESTAMP NOT NULL'],
+      ['used', 'TINYINT(1) UNSIGNED DEFAULT 0', 'INTEGER DEFAULT 0'],
+    ],
+  };
+  const extras: Record<keyof typeof tables, string[]> = {
+    events: ['INDEX idx_unprocessed (processed, created_at)', 'INDEX idx_cleanup (processed, processed_at)'],
+    connections: ['INDEX idx_user (user_id)', 'INDEX idx_active (disconnected_at)', 'INDEX idx_resource (resource_id)'],
+    tokens: ['INDEX idx_user (user_id)', 'INDEX idx_expires (expires_at)'],
+  };
+  for (const [logical, columns] of Object.entries(tables) as Array<[keyof typeof tables, Array<[string, string, string]>]>) {
+    const kept = columns.filter(([name]) => !omit.includes(`${logical}.${name}`));
+    const definitions = kept.map(([name, my, lite]) => `${name} ${mysql ? my : lite}`);
+    const omitted = omit.filter((o) => o.startsWith(`${logical}.`)).map((o) => o.slice(logical.length + 1));
+    // An index over a left-out column goes too.
+    const indexes = mysql ? extras[logical].filter((index) => !omitted.some((name) => index.includes(name))) : [];
+    const options = mysql ? ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci' : '';
+    await db.knex.raw(`CREATE TABLE ${db.t[logical]} (${[...definitions, ...indexes].join(', ')})${options}`);
+  }
+  return db;
+}
+
 export interface SeedUserOptions {
   login?: string;
   name?: string | null;

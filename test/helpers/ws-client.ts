@@ -15,7 +15,12 @@ export interface ConnectOptions {
   autoPong?: boolean;
   /** ms to wait for the upgrade; default 5000. */
   timeoutMs?: number;
+  /** Subprotocols offered in Sec-WebSocket-Protocol (TeamPass's page offers none). */
+  protocols?: string[];
 }
+
+/** Offers the `teampass-ws` subprotocol: the daemon then closes with its precise codes (4401, …) instead of 1000. */
+export const PRECISE_CLOSE_CODES: ConnectOptions = { protocols: ['teampass-ws'] };
 
 export interface CloseInfo {
   code: number;
@@ -152,7 +157,7 @@ export class TestWsClient {
 
 /** Opens a websocket; resolves once the upgrade succeeded, rejects on an HTTP refusal or a timeout. */
 export function connect(url: string, options: ConnectOptions = {}): Promise<TestWsClient> {
-  const ws = new WebSocket(url, {
+  const ws = new WebSocket(url, options.protocols ?? [], {
     headers: { ...(options.origin ? { Origin: options.origin } : {}), ...options.headers },
     autoPong: options.autoPong ?? true,
     handshakeTimeout: options.timeoutMs ?? 5000,

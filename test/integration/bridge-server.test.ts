@@ -12,7 +12,7 @@ import {
   setTeampassSetting,
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
-import type { Frame, TestWsClient } from '../helpers/ws-client.js';
+import { PRECISE_CLOSE_CODES, type ConnectOptions, type Frame, type TestWsClient } from '../helpers/ws-client.js';
 import { insertEvent, waitUntil, type EventInput } from './bridge-recorder.js';
 import { connected, startTestServer, type TestServer } from './server-harness.js';
 
@@ -50,8 +50,8 @@ forEachBackend('event bridge through the server', (backend) => {
     await db.close();
   });
 
-  const open = async (user: SeededUser, query = '') => {
-    const client = await srv.client(`?token=${await issueToken(db, user.id)}${query}`);
+  const open = async (user: SeededUser, query = '', options: ConnectOptions = {}) => {
+    const client = await srv.client(`?token=${await issueToken(db, user.id)}${query}`, options);
     const frame = await connected(client);
     expect(frame.type, JSON.stringify(frame)).to.equal('connected');
     return { client, frame };
@@ -98,6 +98,19 @@ forEachBackend('event bridge through the server', (backend) => {
     expect(Math.abs((frame.timestamp as number) - Date.now() / 1000)).to.be.lessThan(120);
   });
 
+  it('skips the payload\'s exclude_user_id for kb and broadcast events too, as TeamPass\'s emitKbEvent expects', async () => {
+    const a = await open(alice);
+    const c = await open(carol);
+    await subscribe(a.client, 'kb');
+    await subscribe(c.client, 'kb');
+    const started = await emit({ event_type: 'kb_edition_started', target_type: 'kb', payload: { kb_id: 4, user_id: carol.id, user_login: 'carol', user_display_name: 'Carol', exclude_user_id: carol.id } });
+    const fields = await emit({ event_type: 'fields_updated', target_type: 'broadcast', payload: { action: 'created', label: 'Licence', changed_by: 'alice', exclude_user_id: alice.id } });
+    const everyone = await emit({ event_type: 'system_maintenance', target_type: 'broadcast', payload: { message: 'Upgrade at 22:00' } });
+    for (const x of [a, c]) await x.client.next(isEvent(everyone));
+    expect(eventIds(a.client), 'alice: carol\'s lock, not her own broadcast').to.deep.equal([started, everyone]);
+    expect(eventIds(c.client), 'carol: alice\'s broadcast, not her own lock').to.deep.equal([fields, everyone]);
+  });
+
   it('revokes a subscription on folder_permission_changed: the event, then unsubscribed access_revoked, then nothing of that folder', async () => {
     const a = await open(alice);
     const b = await open(bob);
@@ -117,15 +130,15 @@ forEachBackend('event bridge through the server', (backend) => {
     expect(status.subscriptions).to.deep.equal([]);
   });
 
-  it('delivers session_expired, then closes every connection of the user with 4401', async () => {
-    const c1 = await open(carol);
+  it('delivers session_expired, then closes every connection of the user: 4401 when asked for, else 1000', async () => {
+    const c1 = await open(carol, '', PRECISE_CLOSE_CODES);
     const c2 = await open(carol);
     const a = await open(alice);
     const expired = await emit({ event_type: 'session_expired', target_type: 'user', target_id: carol.id, payload: { reason: 'account_disabled' } });
-    for (const c of [c1, c2]) {
+    for (const [c, code] of [[c1, 4401], [c2, 1000]] as const) {
       const ev = await c.client.next((f) => f.type === 'event');
       expect(ev).to.deep.include({ event: 'session_expired', event_id: expired, data: { reason: 'account_disabled' } });
-      expect((await c.client.waitClose()).code).to.equal(4401);
+      expect((await c.client.waitClose()).code).to.equal(code);
     }
     expect(a.client.isClosed).to.equal(false);
   });

@@ -88,7 +88,40 @@ forEachBackend('serve: every client action, reply shapes as the PHP daemon', (ba
       message: 'Channel \'items\' is not supported (use "folder" or "kb").',
       request_id: 'c1',
     });
-    expect((await client.request({ action: 'unsubscribe', data: {}, request_id: 'c2' })).error_code).to.equal('invalid_request');
+    for (const channel of [undefined, null, 5, ['folder'], { folder: 1 }]) {
+      const reply = await client.request({ action: 'unsubscribe', ...(channel === undefined ? {} : { channel }), data: { folder_id: folder } });
+      expect(reply.error_code, `unsubscribe with channel ${JSON.stringify(channel)}`).to.equal('invalid_channel');
+      expect(reply.message).to.match(/"folder" or "kb"/);
+    }
+  });
+
+  it('refuses a folder_id that is not a folder id (non-numeric, zero, missing) with forbidden, admins included', async () => {
+    const admin = await seedUser(db, { admin: true });
+    for (const who of [user, admin]) {
+      const client = await open(who);
+      for (const folderId of ['abc', 0, '0', -3, '', [folder], 1e20, undefined]) {
+        const reply = await client.request({ action: 'subscribe', channel: 'folder', data: folderId === undefined ? {} : { folder_id: folderId } });
+        expect(reply, `${who.login}: folder_id ${JSON.stringify(folderId)}`).to.include({ type: 'error', error_code: 'forbidden' });
+        expect(reply.message).to.match(/^Access denied to this folder: data\.folder_id must be a folder id/);
+      }
+      const missing = await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: 999_999 } });
+      expect(missing.error_code, `${who.login}: an id that is no folder`).to.equal('forbidden');
+    }
+    const client = await open(admin);
+    expect((await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: folder } })).action, 'an admin any real shared folder').to.equal('subscribed');
+  });
+
+  it('refuses kb actions without kb_id with forbidden when the KB is closed to the user (admins), else invalid_request', async () => {
+    await setTeampassSetting(db, 'enable_kb', '1');
+    await srv.stop();
+    srv = await startTestServer(db);
+    const admin = await open(await seedUser(db, { admin: true }));
+    for (const action of ['start_kb_view', 'renew_kb_lock']) {
+      expect((await admin.request({ action, data: {} })).error_code, `admin ${action}`).to.equal('forbidden');
+      expect((await admin.request({ action })).error_code, `admin ${action} without data`).to.equal('forbidden');
+      const reply = await (await open()).request({ action, data: {} });
+      expect(reply, `user ${action}`).to.include({ error_code: 'invalid_request', message: 'data.kb_id is required.' });
+    }
   });
 
   it('subscribe / unsubscribe the KB channel (enable_kb = 1), with locked_kbs', async () => {
@@ -228,14 +261,16 @@ forEachBackend('serve: every client action, reply shapes as the PHP daemon', (ba
     });
   });
 
-  it('answers authenticate on an authenticated connection with invalid_request', async () => {
+  it('answers authenticate on an authenticated connection with unknown_action, as the PHP daemon', async () => {
     const client = await open();
     expect(await client.request({ action: 'authenticate', token: 'x', request_id: 'a' })).to.deep.equal({
       type: 'error',
-      error_code: 'invalid_request',
-      message: 'Already authenticated.',
+      error_code: 'unknown_action',
+      message: "Action 'authenticate' is not recognized.",
       request_id: 'a',
     });
+    expect((await client.request({ action: 'authenticate', request_id: 'b' })).error_code, 'whatever its fields').to.equal('unknown_action');
+    expect((await client.request({ action: 'ping' })).type).to.equal('pong');
   });
 
   it('answers server_error when the database fails under a request, and keeps the connection', async () => {

@@ -4,6 +4,7 @@ import jwt from 'jsonwebtoken';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
 import { createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
+import { PRECISE_CLOSE_CODES } from '../helpers/ws-client.js';
 import { connected, startTestServer, waitFor, waitForLog, type TestServer } from './server-harness.js';
 
 interface ConnectionRow {
@@ -97,18 +98,19 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
     }
   });
 
-  it('stop(): refuses new clients, closes the others with 1001, marks their rows disconnected; twice is safe', async () => {
+  it('stop(): refuses new clients, closes the others (1001 when asked for, else 1000), marks their rows disconnected; twice is safe', async () => {
     srv = await startTestServer(db);
     const users = [await seedUser(db), await seedUser(db)];
     const clients = [];
-    for (const u of users) {
-      const c = await srv.client(`?token=${await issueToken(db, u.id)}`);
+    for (const [i, u] of users.entries()) {
+      const c = await srv.client(`?token=${await issueToken(db, u.id)}`, i === 0 ? PRECISE_CLOSE_CODES : {});
       await connected(c);
       clients.push(c);
     }
     await waitFor(async () => (await rows()).length === 2);
     await Promise.all([srv.server.stop(), srv.server.stop()]);
-    for (const c of clients) expect(await c.waitClose()).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    expect(await clients[0].waitClose()).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    expect(await clients[1].waitClose()).to.deep.equal({ code: 1000, reason: 'server shutting down' });
     expect((await rows()).every((r) => r.disconnected_at !== null)).to.equal(true);
     expect((await srv.metrics.connections.get()).values[0].value).to.equal(0);
     let refused = false;

@@ -15,6 +15,7 @@ import {
   setTeampassSetting,
   tokenRow,
 } from '../helpers/teampass-fixture.js';
+import { PRECISE_CLOSE_CODES } from '../helpers/ws-client.js';
 import { connected, useServerSuite } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -61,7 +62,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       await start({ tokenMode: 'single_use' });
       const first = await connected(await suite.srv!.client(`?token=${token}`));
       expect(first.type).to.equal('connected');
-      const second = await suite.srv!.client(`?token=${token}`);
+      const second = await suite.srv!.client(`?token=${token}`, PRECISE_CLOSE_CODES);
       expect(await second.next()).to.deep.equal({
         type: 'error',
         error_code: 'auth_failed',
@@ -83,7 +84,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       it(`refuses ${title}: auth_failed, then 4401`, async () => {
         const token = await setup();
         await start();
-        const client = await suite.srv!.client(`?token=${encodeURIComponent(token)}`);
+        const client = await suite.srv!.client(`?token=${encodeURIComponent(token)}`, PRECISE_CLOSE_CODES);
         const frame = await client.next();
         expect(frame).to.include({ type: 'error', error_code: 'auth_failed' });
         expect(frame).not.to.have.property('request_id');
@@ -125,7 +126,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const base = { id: user.id, exp: now() + 600, aud: 'teampass-api', iss: 'https://tp.example.test' };
       expect((await connected(await suite.srv!.client(`?token=${sign({ ...base, jti: 'live' }, 'tp32-secret')}`))).type).to.equal('connected');
       for (const bad of [{ ...base, jti: 'revoked' }, { ...base, jti: 'live', aud: 'other' }, { ...base, jti: 'live', iss: 'https://evil.test' }]) {
-        const client = await suite.srv!.client(`?token=${sign(bad, 'tp32-secret')}`);
+        const client = await suite.srv!.client(`?token=${sign(bad, 'tp32-secret')}`, PRECISE_CLOSE_CODES);
         expect(await client.next()).to.include({ type: 'error', error_code: 'auth_failed' });
         expect((await client.waitClose()).code).to.equal(4401);
       }
@@ -176,7 +177,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const body = Buffer.from(JSON.stringify({ id: user.id, exp: now() + 60 })).toString('base64url');
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       for (const token of [`${header}.${body}.`, jwt.sign({ id: user.id, exp: now() + 60 }, privateKey, { algorithm: 'RS256' })]) {
-        const client = await suite.srv!.client('', { headers: { Authorization: `Bearer ${token}` } });
+        const client = await suite.srv!.client('', { ...PRECISE_CLOSE_CODES, headers: { Authorization: `Bearer ${token}` } });
         const frame = await client.next();
         expect(frame).to.include({ type: 'error', error_code: 'auth_failed' });
         expect(frame.message).to.match(/only HS256/);
@@ -198,7 +199,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
     it('closes a JWT connection at its exp with session_expired and 4401', async () => {
       const user = await seedUser(db);
       await start({ config: { jwt_secret: CONFIG_SECRET, session_check_sec: 60 } });
-      const client = await suite.srv!.client(`?token=${sign({ id: user.id, exp: now() + 2 }, CONFIG_SECRET)}`);
+      const client = await suite.srv!.client(`?token=${sign({ id: user.id, exp: now() + 2 }, CONFIG_SECRET)}`, PRECISE_CLOSE_CODES);
       expect((await connected(client)).type).to.equal('connected');
       const expired = await client.next((f) => f.type === 'event', 6000);
       expect(expired).to.deep.include({ type: 'event', event: 'session_expired' });
@@ -251,7 +252,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
 
     it('closes with 4408 when no credential arrives within auth_timeout_sec', async () => {
       await start({ config: { auth_timeout_sec: 1 } });
-      const client = await suite.srv!.client();
+      const client = await suite.srv!.client('', PRECISE_CLOSE_CODES);
       const frame = await client.next((f) => f.type === 'error', 4000);
       expect(frame.error_code).to.equal('auth_timeout');
       expect(frame.message).to.match(/No credential within 1 s/);
@@ -262,7 +263,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
       const user = await seedUser(db);
       const token = await issueToken(db, user.id);
       await start({ config: { auth_timeout_sec: 2, rate_limit_messages: 10_000 } });
-      const client = await suite.srv!.client();
+      const client = await suite.srv!.client('', PRECISE_CLOSE_CODES);
       for (let i = 0; i < 200; i++) client.send({ action: 'ping', request_id: `p${i}`, pad: 'x'.repeat(2000) });
       client.send({ action: 'authenticate', token });
       expect((await client.next((f) => f.type === 'error', 6000)).error_code).to.equal('auth_timeout');
@@ -271,7 +272,7 @@ forEachBackend('serve: authentication over a real socket', (backend) => {
 
     it('refuses a bad first message token with auth_failed and 4401', async () => {
       await start();
-      const client = await suite.srv!.client();
+      const client = await suite.srv!.client('', PRECISE_CLOSE_CODES);
       client.send({ action: 'authenticate', token: 'f'.repeat(64), request_id: 'a1' });
       expect(await client.next()).to.include({ type: 'error', error_code: 'auth_failed', request_id: 'a1' });
       expect((await client.waitClose()).code).to.equal(4401);

@@ -3,7 +3,7 @@ import type { Database } from '../../src/db/index.js';
 import type { DeliveryTarget } from '../../src/server/index.js';
 import { forEachBackend } from '../helpers/backends.js';
 import { addFolder, createTeampassDatabase, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
-import type { TestWsClient } from '../helpers/ws-client.js';
+import { PRECISE_CLOSE_CODES, type ConnectOptions, type TestWsClient } from '../helpers/ws-client.js';
 import { connected, startTestServer, waitForLog, type TestServer } from './server-harness.js';
 
 const frame = (id: number, pad = '') => JSON.stringify({ type: 'event', event: 'task_progress', data: { n: id, pad }, timestamp: 0, event_id: id });
@@ -22,8 +22,8 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
     await db.close();
   });
 
-  const open = async (query = ''): Promise<{ client: TestWsClient; first: Record<string, unknown> }> => {
-    const client = await srv.client(`?token=${await issueToken(db, user.id)}${query}`);
+  const open = async (query = '', options: ConnectOptions = {}): Promise<{ client: TestWsClient; first: Record<string, unknown> }> => {
+    const client = await srv.client(`?token=${await issueToken(db, user.id)}${query}`, options);
     return { client, first: await connected(client) };
   };
   const targetOf = (userId: number): DeliveryTarget => [...srv.server.directory.byUser(userId)][0];
@@ -82,7 +82,7 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
     it('closes a client that stops reading with 4503 once it is max_buffered_bytes behind, and counts it', async () => {
       await srv.stop();
       srv = await startTestServer(db, { config: { max_buffered_bytes: 256 * 1024 } });
-      const slow = (await open()).client;
+      const slow = (await open('', PRECISE_CLOSE_CODES)).client;
       const healthy = (await open()).client;
       const [slowTarget, healthyTarget] = [...srv.server.directory.byUser(user.id)];
       slow.pauseReading();

@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
 import { issueToken, seedUser, setTeampassSetting, tokenRow } from '../helpers/teampass-fixture.js';
+import { PRECISE_CLOSE_CODES } from '../helpers/ws-client.js';
 import { connected, useServerSuite, waitFor, waitForLog } from './server-harness.js';
 
 forEachBackend('serve: limits and refusals over a real socket', (backend) => {
@@ -18,7 +19,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
     it('refuses a foreign Origin with 4403 before any database work', async () => {
       const token = await login();
       await start({ tokenMode: 'single_use', config: { allowed_origins: ['https://teampass.example.test'] } });
-      const client = await suite.srv!.client(`?token=${token}`, { origin: 'https://evil.example' });
+      const client = await suite.srv!.client(`?token=${token}`, { ...PRECISE_CLOSE_CODES, origin: 'https://evil.example' });
       const frame = await client.next();
       expect(frame).to.include({ type: 'error', error_code: 'origin_not_allowed' });
       expect(frame.message).to.contain('https://evil.example');
@@ -97,7 +98,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       await start();
       const same = await suite.srv!.client(`?token=${await login()}`, { origin: `http://127.0.0.1:${suite.srv!.server.port}` });
       expect((await connected(same)).type).to.equal('connected');
-      const other = await suite.srv!.client(`?token=${await login()}`, { origin: 'http://attacker.example' });
+      const other = await suite.srv!.client(`?token=${await login()}`, { ...PRECISE_CLOSE_CODES, origin: 'http://attacker.example' });
       expect((await other.next()).error_code).to.equal('origin_not_allowed');
       expect((await other.waitClose()).code).to.equal(4403);
     });
@@ -115,7 +116,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       await start({ config: { max_connections_per_user: 2 } });
       const open = [await suite.srv!.client(`?token=${token}`), await suite.srv!.client(`?token=${token}`)];
       for (const c of open) expect((await connected(c)).type).to.equal('connected');
-      const third = await suite.srv!.client(`?token=${token}`);
+      const third = await suite.srv!.client(`?token=${token}`, PRECISE_CLOSE_CODES);
       expect(await third.next()).to.deep.equal({ type: 'error', error_code: 'max_connections', message: 'Maximum 2 simultaneous connections per user.' });
       expect((await third.waitClose()).code).to.equal(4429);
       await open[0].close();
@@ -133,7 +134,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
         expect((await c.next()).error_code).to.equal('auth_failed');
         await c.waitClose();
       }
-      const blocked = await suite.srv!.client(`?token=${await login()}`, { headers });
+      const blocked = await suite.srv!.client(`?token=${await login()}`, { ...PRECISE_CLOSE_CODES, headers });
       expect(await blocked.next()).to.deep.equal({ type: 'error', error_code: 'rate_limited', message: 'Too many failed authentication attempts. Wait a minute before trying again.' });
       expect((await blocked.waitClose()).code).to.equal(4429);
       const otherClient = await suite.srv!.client(`?token=${await login()}`, { headers: { 'X-Forwarded-For': '203.0.113.8' } });
@@ -283,9 +284,28 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       expect((await client.request({ action: 'ping', request_id: 'd' })).type).to.equal('pong');
     });
 
+    it('counts a sliding window over allowed messages: a burst across a window boundary cannot pass twice the limit', async () => {
+      await start({ config: { rate_limit_messages: 4, rate_limit_window_ms: 1000 } });
+      const client = await suite.srv!.client(`?token=${await login()}`);
+      await connected(client);
+      const burst = async (prefix: string, count: number) => {
+        for (let i = 0; i < count; i++) client.send({ action: 'ping', request_id: `${prefix}${i}` });
+        const replies = [];
+        for (let i = 0; i < count; i++) replies.push(await client.next((f) => f.request_id === `${prefix}${i}`));
+        return replies.filter((f) => f.type === 'pong').length;
+      };
+      expect(await burst('a', 1)).to.equal(1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await burst('b', 3)).to.equal(3);
+      // A fixed window opened by the first message has just ended: it would let all 4 through,
+      // 7 messages within ~550 ms. The last second holds 3 allowed messages: only one more.
+      await new Promise((r) => setTimeout(r, 550));
+      expect(await burst('c', 4)).to.equal(1);
+    });
+
     it('closes with 1009 on a frame over max_frame_bytes', async () => {
       await start({ config: { max_frame_bytes: 4096, max_message_size: 1024 } });
-      const client = await suite.srv!.client(`?token=${await login()}`);
+      const client = await suite.srv!.client(`?token=${await login()}`, PRECISE_CLOSE_CODES);
       await connected(client);
       client.send(JSON.stringify({ action: 'ping', pad: 'y'.repeat(8000) }));
       expect((await client.waitClose()).code).to.equal(1009);
@@ -296,9 +316,9 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       const client = await suite.srv!.client(`?token=${await login()}`);
       await connected(client);
       const cases: Array<[unknown, RegExp]> = [
-        [{ action: 'subscribe', channel: 'folder', data: { folder_id: 'abc' } }, /^data\.folder_id must be a positive integer id/],
-        [{ action: 'subscribe', channel: 'folder', data: { folder_id: [3] } }, /data\.folder_id/],
-        [{ action: 'subscribe', channel: 'folder', data: { folder_id: 1e20 } }, /data\.folder_id/],
+        [{ action: 'unsubscribe', channel: 'folder', data: { folder_id: 'abc' } }, /^data\.folder_id must be a positive integer id/],
+        [{ action: 'unsubscribe', channel: 'folder', data: { folder_id: [3] } }, /data\.folder_id/],
+        [{ action: 'subscribe', channel: 'folder', data: { folder_id: 3, since_event_id: 'x' } }, /data\.since_event_id/],
         [{ action: 'start_item_view', data: { item_id: { a: 1 } } }, /data\.item_id/],
         ['{"action":"get_status","data":{"__proto__":{"isAdmin":true}}}', /^data\.__proto__ is not an allowed key/],
       ];
@@ -322,31 +342,48 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       expect(Object.keys(ping).sort()).to.deep.equal(['timestamp', 'type']);
     });
 
-    it('terminates a client silent past pong_timeout_sec; one answering ws pings stays', async () => {
+    it('closes a client silent past pong_timeout_sec with 1000, as the PHP daemon; one answering ws pings stays', async () => {
       await start({ config: { pong_timeout_sec: 2 } });
       const silent = await suite.srv!.client(`?token=${await login()}`, { autoPong: false });
+      const precise = await suite.srv!.client(`?token=${await login()}`, { ...PRECISE_CLOSE_CODES, autoPong: false });
       const alive = await suite.srv!.client(`?token=${await login()}`);
       await connected(silent);
+      await connected(precise);
       await connected(alive);
-      const closed = await silent.waitClose(8000);
-      expect(closed.code).to.equal(1006);
+      expect(await silent.waitClose(8000)).to.deep.equal({ code: 1000, reason: 'heartbeat timeout' });
+      expect(await precise.waitClose(8000)).to.deep.equal({ code: 1000, reason: 'heartbeat timeout' });
       expect(alive.isClosed).to.equal(false);
-      await waitForLog(suite.srv!, (l) => l.message === 'Silent connection terminated');
+      await waitForLog(suite.srv!, (l) => l.message === 'Silent connection closed');
+    });
+
+    it('destroys a silent client that does not answer the close either', async () => {
+      await start({ config: { pong_timeout_sec: 1 } });
+      const dead = await suite.srv!.client(`?token=${await login()}`);
+      await connected(dead);
+      // Reading nothing, it answers neither the pings nor the close frame.
+      dead.pauseReading();
+      await waitFor(() => [...suite.srv!.server.directory.all()].length === 0, 10_000);
+      expect(dead.isClosed, 'the client never read a close frame').to.equal(false);
     });
   });
 
   describe('upgrade paths', () => {
-    it('accepts / as well as /ws and refuses other paths with 404', async () => {
+    it('upgrades on any path, as Ratchet does, except the HTTP routes', async () => {
       await start();
-      const root = await suite.srv!.client(`?token=${await login()}`);
-      expect((await connected(root)).type).to.equal('connected');
       const { connect } = await import('../helpers/ws-client.js');
-      const slash = await connect(`ws://127.0.0.1:${suite.srv!.server.port}/?token=${await login()}`);
-      expect((await connected(slash)).type).to.equal('connected');
-      await slash.close();
-      let refused = '';
-      await connect(`ws://127.0.0.1:${suite.srv!.server.port}/other`).catch((err: Error) => (refused = err.message));
-      expect(refused).to.contain('404');
+      const base = `ws://127.0.0.1:${suite.srv!.server.port}`;
+      for (const path of ['/ws', '/', '/ws/', '/websocket', '/teampass/ws', '/other/path/']) {
+        const client = await connect(`${base}${path}?token=${await login()}`);
+        expect((await connected(client)).type, path).to.equal('connected');
+        await client.close();
+      }
+      for (const path of ['/healthz', '/metrics', '/client/teampass-websocket.js', '/demo', '/demo/emit']) {
+        const refused = await connect(`${base}${path}?token=${await login()}`).then(
+          () => 'upgraded',
+          (err: Error) => err.message,
+        );
+        expect(refused, path).to.equal('upgrade refused: HTTP 400');
+      }
     });
 
     it('answers plain HTTP with 404 JSON, and 426 on the websocket path', async () => {

@@ -206,7 +206,7 @@ forEachBackend('serve: presence and edition locks', (backend) => {
       await lockItem(db, { itemId: item, userId: alice.id });
       const a = await open(alice, false);
       await srv.server.stop();
-      expect((await a.waitClose()).code).to.equal(1001);
+      expect((await a.waitClose()).code, 'TeamPass\'s page gets 1000').to.equal(1000);
       expect(await db.knex(db.t.itemsEdition).where({ user_id: alice.id })).to.have.length(1);
       expect(await eventRows(db)).to.have.length(0);
     });

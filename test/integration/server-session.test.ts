@@ -13,7 +13,7 @@ import {
   updateUser,
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
-import type { TestWsClient } from '../helpers/ws-client.js';
+import { PRECISE_CLOSE_CODES, type TestWsClient } from '../helpers/ws-client.js';
 import { connected, startTestServer, waitFor, waitForLog, type TestServer } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -33,8 +33,9 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     await db.close();
   });
 
+  /** Offers the subprotocol: these clients see 4401 when their session ends. */
   const open = async (): Promise<TestWsClient> => {
-    const client = await srv.client(`?token=${await issueToken(db, user.id)}`);
+    const client = await srv.client(`?token=${await issueToken(db, user.id)}`, PRECISE_CLOSE_CODES);
     expect((await connected(client)).type).to.equal('connected');
     return client;
   };
@@ -99,7 +100,7 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     await setTeampassSetting(db, 'api_jwt_secret', 'tp-secret');
     await addApiSession(db, { jti: 'sess-1', userId: user.id });
     const token = jwt.sign({ id: user.id, exp: now() + 600, aud: 'teampass-api', jti: 'sess-1' }, 'tp-secret', { algorithm: 'HS256' });
-    const api = await srv.client(`?token=${token}`);
+    const api = await srv.client(`?token=${token}`, PRECISE_CLOSE_CODES);
     expect((await connected(api)).type).to.equal('connected');
     await logout(db, user.id);
     expect(await api.none((f) => f.type === 'event', 2500), `frames: ${JSON.stringify(api.received)}`).to.equal(true);
@@ -123,10 +124,19 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     expect((await client.waitClose()).code).to.equal(4401);
   });
 
+  it("gives a client that did not offer the subprotocol (TeamPass's page) session_expired, then 1000", async () => {
+    const client = await srv.client(`?token=${await issueToken(db, user.id)}`);
+    expect((await connected(client)).type).to.equal('connected');
+    await logout(db, user.id);
+    const frame = await client.next((f) => f.type === 'event', 5000);
+    expect(frame).to.deep.include({ type: 'event', event: 'session_expired' });
+    expect((await client.waitClose()).code).to.equal(1000);
+  });
+
   it('leaves other users alone', async () => {
     const other = await seedUser(db);
     const mine = await open();
-    const theirs = await srv.client(`?token=${await issueToken(db, other.id)}`);
+    const theirs = await srv.client(`?token=${await issueToken(db, other.id)}`, PRECISE_CLOSE_CODES);
     await connected(theirs);
     await logout(db, other.id);
     await expectEnded(theirs, 'logged_out');

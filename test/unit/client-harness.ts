@@ -37,6 +37,8 @@ export class ServerConnection {
   constructor(
     readonly socket: WebSocket,
     readonly path: string,
+    /** What the client offered in Sec-WebSocket-Protocol ('' for nothing). */
+    readonly offeredProtocols = '',
   ) {
     this.query = new URL(path, 'ws://x').searchParams;
     socket.on('message', (raw) => {
@@ -79,6 +81,8 @@ export interface HarnessOptions {
   auto?: boolean;
   /** Leave out reconnect_token from `connected` (a JWT login). */
   noReconnectToken?: boolean;
+  /** As TeamPass's PHP daemon: select no subprotocol, and close a refused login with 1000. */
+  php?: boolean;
 }
 
 export class ClientHarness {
@@ -101,11 +105,12 @@ export class ClientHarness {
   }
 
   async start(port = this.port): Promise<this> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port });
+    // ws selects the first subprotocol offered unless told otherwise; Ratchet selects none.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port, ...(this.options.php ? { handleProtocols: () => false as const } : {}) });
     await once(wss, 'listening');
     this.port = (wss.address() as AddressInfo).port;
     wss.on('connection', (socket, req) => {
-      const conn = new ServerConnection(socket, req.url ?? '/');
+      const conn = new ServerConnection(socket, req.url ?? '/', String(req.headers['sec-websocket-protocol'] ?? ''));
       this.connections.push(conn);
       if (this.options.auto !== false) this.serve(conn);
       socket.on('message', () => this.wake());
@@ -161,7 +166,7 @@ export class ClientHarness {
     const token = conn.query.get('token') ?? '';
     if (!this.acceptedTokens.has(token)) {
       conn.send({ type: 'error', error_code: 'auth_failed', message: 'Authentication failed' });
-      conn.socket.close(4401, 'Authentication failed');
+      conn.socket.close(this.options.php ? 1000 : 4401, 'Authentication failed');
       return;
     }
     conn.authenticated = true;

@@ -83,14 +83,11 @@ describe('protocol: client messages', () => {
 
   describe('invalid_request names the bad field', () => {
     const cases: Array<[string, unknown, string | RegExp]> = [
-      ['folder_id "abc"', { action: 'subscribe', channel: 'folder', data: { folder_id: 'abc' } }, /^data\.folder_id must be a positive integer id/],
-      ['folder_id as an array', { action: 'subscribe', channel: 'folder', data: { folder_id: [1] } }, /data\.folder_id .*got an array/],
-      ['folder_id too large', { action: 'subscribe', channel: 'folder', data: { folder_id: MAX_ID + 1 } }, /data\.folder_id/],
-      ['folder_id huge', { action: 'subscribe', channel: 'folder', data: { folder_id: 1e300 } }, /data\.folder_id/],
-      ['folder_id fractional', { action: 'subscribe', channel: 'folder', data: { folder_id: 1.5 } }, /data\.folder_id/],
-      ['folder_id negative', { action: 'subscribe', channel: 'folder', data: { folder_id: -3 } }, /data\.folder_id/],
-      ['folder_id zero', { action: 'subscribe', channel: 'folder', data: { folder_id: 0 } }, /data\.folder_id/],
-      ['folder_id missing', { action: 'subscribe', channel: 'folder', data: {} }, 'data.folder_id is required.'],
+      ['folder_id "abc"', { action: 'unsubscribe', channel: 'folder', data: { folder_id: 'abc' } }, /^data\.folder_id must be a positive integer id/],
+      ['folder_id as an array', { action: 'unsubscribe', channel: 'folder', data: { folder_id: [1] } }, /data\.folder_id .*got an array/],
+      ['folder_id too large', { action: 'unsubscribe', channel: 'folder', data: { folder_id: MAX_ID + 1 } }, /data\.folder_id/],
+      ['folder_id fractional', { action: 'unsubscribe', channel: 'folder', data: { folder_id: 1.5 } }, /data\.folder_id/],
+      ['folder_id missing', { action: 'unsubscribe', channel: 'folder', data: {} }, 'data.folder_id is required.'],
       ['folder_id an object', { action: 'unsubscribe', channel: 'folder', data: { folder_id: { n: 1 } } }, /data\.folder_id .*got an object/],
       ['data an array', { action: 'subscribe', channel: 'folder', data: [1] }, /^data must be an object/],
       ['data a string', { action: 'start_item_view', data: 'x' }, /^data must be an object/],
@@ -124,13 +121,32 @@ describe('protocol: client messages', () => {
       expect(JSON.stringify(r)).not.to.contain('a'.repeat(64));
     });
 
+    it('answers forbidden for a subscribe whose folder_id is no folder id, as PHP\'s (int) cast makes it folder 0', () => {
+      for (const folderId of ['abc', [1], MAX_ID + 1, 1e300, 1.5, -3, 0, '', undefined]) {
+        const r = parse({ action: 'subscribe', channel: 'folder', data: folderId === undefined ? {} : { folder_id: folderId }, request_id: 'r' });
+        expect(r, JSON.stringify(folderId)).to.deep.include({ ok: false, code: 'forbidden', requestId: 'r' });
+        if (!r.ok) expect(r.message).to.match(/^Access denied to this folder: data\.folder_id must be a folder id \(got /);
+      }
+    });
+
+    it('answers invalid_channel for an unsubscribe without a string channel, invalid_request for such a subscribe', () => {
+      for (const channel of [undefined, 3, ['kb']]) {
+        expect(parse({ action: 'unsubscribe', channel, data: { folder_id: 1 } }), JSON.stringify(channel)).to.deep.include({ ok: false, code: 'invalid_channel' });
+      }
+    });
+
+    it('leaves a missing kb_id to the server, which checks KB access first', () => {
+      expect(parse({ action: 'start_kb_view', data: {} })).to.deep.equal({ ok: true, message: { action: 'start_kb_view', kb_id: null, request_id: null } });
+      expect(parse({ action: 'renew_kb_lock' })).to.deep.equal({ ok: true, message: { action: 'renew_kb_lock', kb_id: null, request_id: null } });
+    });
+
     it('answers invalid_channel for an unknown channel', () => {
       expect(parse({ action: 'subscribe', channel: 'items' })).to.deep.include({ ok: false, code: 'invalid_channel' });
       expect(parse({ action: 'unsubscribe', channel: 'items', request_id: 'r' })).to.deep.include({ ok: false, code: 'invalid_channel', requestId: 'r' });
     });
 
     it('keeps the request id on a refusal so the client can match it', () => {
-      expect(parse({ action: 'subscribe', channel: 'folder', data: { folder_id: 'abc' }, request_id: 'req_x' })).to.deep.include({ requestId: 'req_x' });
+      expect(parse({ action: 'subscribe', channel: 'folder', data: { folder_id: 1, since_event_id: 'x' }, request_id: 'req_x' })).to.deep.include({ requestId: 'req_x' });
     });
 
     it('splits into classify and validate so a rate limit can sit between them', () => {

@@ -11,10 +11,20 @@ describe('rate limits', () => {
       expect(limiter.allow(1000)).to.equal(true);
     });
 
-    it('keeps constant state whatever the traffic', () => {
+    it('slides: the limit holds in every window, also across the boundary of the first one', () => {
+      const limiter = new MessageRateLimiter(4, 1000);
+      const allowed: number[] = [];
+      for (const t of [0, 500, 500, 500, 1050, 1050, 1050, 1050, 1499, 1500, 1500, 1500, 1500]) if (limiter.allow(t)) allowed.push(t);
+      expect(allowed).to.deep.equal([0, 500, 500, 500, 1050, 1500, 1500, 1500]);
+      for (const start of allowed) expect(allowed.filter((t) => t >= start && t < start + 1000).length, `from ${start}`).to.be.at.most(4);
+    });
+
+    it('refused messages do not count, and memory stays bounded by the limit whatever the traffic', () => {
       const limiter = new MessageRateLimiter(10, 1000);
-      for (let t = 0; t < 100_000; t++) limiter.allow(t);
-      expect(Object.keys(limiter)).to.have.length(4);
+      let allowed = 0;
+      for (let t = 0; t < 100_000; t++) if (limiter.allow(t)) allowed += 1;
+      expect(allowed).to.equal(1000);
+      expect(limiter.remembered).to.equal(10);
     });
   });
 

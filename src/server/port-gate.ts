@@ -1,0 +1,105 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { rejectUpgrade, sendJson } from './http-routes.js';
+
+type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+interface HeldUpgrade {
+  req: http.IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+}
+
+/** Upgrades that may wait at start; more are refused with 503 (the client retries). */
+const MAX_HELD_UPGRADES = 1024;
+
+/**
+ * The daemon's listening socket, bound before anything else is loaded or connected: TeamPass's
+ * admin panel checks the port half a second after starting the unit. Until the server hands it
+ * its handlers, plain HTTP gets 503 "starting" and websocket upgrades wait (bounded), then go
+ * to the server in arrival order. Only node:http here, so it binds within milliseconds.
+ */
+export class PortGate {
+  readonly httpServer: http.Server;
+  private readonly held = new Set<HeldUpgrade>();
+  private onRequest: RequestHandler | undefined;
+  private onUpgrade: UpgradeHandler | undefined;
+  private bound: Promise<{ host: string; port: number }> | undefined;
+
+  /**
+   * A slowloris client (headers that never end, or nothing at all) is dropped after
+   * `handshakeTimeoutMs`, not Node's minutes; the check runs often enough for the limit to mean
+   * what it says.
+   */
+  constructor(handshakeTimeoutMs = 5000) {
+    this.httpServer = http.createServer(
+      {
+        headersTimeout: handshakeTimeoutMs,
+        requestTimeout: handshakeTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, Math.ceil(handshakeTimeoutMs / 4)),
+      },
+      (req, res) => (this.onRequest ? this.onRequest(req, res) : answerStarting(res)),
+    );
+    this.httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      if (this.onUpgrade) return this.onUpgrade(req, socket, head);
+      if (this.held.size >= MAX_HELD_UPGRADES) return rejectUpgrade(socket, 503, 'The daemon is starting; reconnect shortly.');
+      const entry: HeldUpgrade = { req, socket, head };
+      this.held.add(entry);
+      socket.once('close', () => this.held.delete(entry));
+    });
+  }
+
+  /** Binds once; the error is the socket's own (EADDRINUSE, …). */
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return (this.bound ??= new Promise((resolve, reject) => {
+      const onError = (err: Error) => {
+        this.httpServer.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = () => {
+        this.httpServer.off('error', onError);
+        resolve({ host, port: (this.httpServer.address() as AddressInfo).port });
+      };
+      this.httpServer.once('error', onError);
+      this.httpServer.once('listening', onListening);
+      this.httpServer.listen(port, host);
+    }));
+  }
+
+  /** Whether this gate listens on host:port (a port of 0 asked for any). */
+  async listensOn(host: string, port: number): Promise<boolean> {
+    if (!this.bound) return false;
+    try {
+      const at = await this.bound;
+      return at.host === host && (port === 0 || at.port === port);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Plain HTTP goes to `handler` from now on. */
+  serveRequests(handler: RequestHandler): void {
+    this.onRequest = handler;
+  }
+
+  /** Upgrades go to `handler`, those that waited first, in arrival order. */
+  openUpgrades(handler: UpgradeHandler): void {
+    this.onUpgrade = handler;
+    const waiting = [...this.held];
+    this.held.clear();
+    for (const { req, socket, head } of waiting) if (!socket.destroyed) handler(req, socket, head);
+  }
+
+  close(): Promise<void> {
+    for (const { socket } of this.held) rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
+    this.held.clear();
+    return new Promise((resolve) => this.httpServer.close(() => resolve()));
+  }
+}
+
+function answerStarting(res: http.ServerResponse): void {
+  sendJson(res, 503, { status: 'starting', service: 'teampass-ws', message: 'The daemon is starting; websocket upgrades wait until the database answers.' });
+}
