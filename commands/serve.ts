@@ -93,7 +93,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     await ctx.prebound?.close();
     await bridge?.stop();
     await db?.close();
-    logger?.info('Daemon stopped');
+    if (up) logger?.info('Daemon stopped');
     await logger?.close();
   };
   try {
