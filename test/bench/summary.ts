@@ -60,7 +60,7 @@ export function summaryTable(n: number, raw: RoundResult[], ours: RoundResult[],
   const nominal = n * 5;
   rows.push([
     N,
-    `folder event → client, p50 / p99 (${count(nominal)} deliveries/s; measured ${count(rate)})`,
+    `folder event → client, p50 / p99 (${count(nominal)} deliveries/s nominal, ${count(rate)}/s delivered incl. drain)`,
     `${duration(p(raw, 'p50'))} / ${duration(p(raw, 'p99'))}`,
     `${duration(p(ours, 'p50'))} / ${duration(p(ours, 'p99'))}`,
     `${ratio(p(ours, 'p50'), p(raw, 'p50'))} / ${ratio(p(ours, 'p99'), p(raw, 'p99'))}`,
