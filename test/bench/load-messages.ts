@@ -8,8 +8,9 @@ export interface OpenCommand {
   url: string;
   /** Websocket tokens, used round-robin by global connection index; null for a plain server. */
   tokens: string[] | null;
-  /** Folder each connection subscribes to after `connected`; null: none. */
-  folderId: number | null;
+  /** Folders the connections subscribe to after `connected`: connection i takes `subscriptions` of them, spread evenly. */
+  folderIds: number[];
+  subscriptions: number;
   /** Global index of this worker's first connection (token choice and source address). */
   first: number;
   count: number;
@@ -37,10 +38,51 @@ export interface CloseCommand {
   type: 'close';
 }
 
-export type WorkerCommand = OpenCommand | ArmCommand | AwaitCommand | CloseCommand | SoakCommand;
+/**
+ * Every held connection drops at once and comes straight back (with the reconnect_token of its
+ * last `connected`, as TeamPass's client does), all attempts in flight together; an attempt that
+ * fails is retried after `retryDelayMs` and its reason counted.
+ */
+export interface StormCommand {
+  type: 'storm';
+  retryDelayMs: number;
+  timeoutMs: number;
+}
+
+/** From now on, frames carrying `"tag":"<tag>","sent":<wall clock ms>` are timed on arrival. */
+export interface LatencyStartCommand {
+  type: 'latency-start';
+  tag: string;
+}
+
+/** Stops timing (`stop`) or not, and answers with what was recorded so far. */
+export interface LatencyStopCommand {
+  type: 'latency-read';
+  stop: boolean;
+}
+
+export type WorkerCommand = OpenCommand | ArmCommand | AwaitCommand | CloseCommand | StormCommand | LatencyStartCommand | LatencyStopCommand | SoakCommand;
+
+/** Why connection attempts failed and were tried again: reason → attempts. */
+export type RetryReasons = Record<string, number>;
 
 export interface OpenResult {
   opened: number;
+  retries: RetryReasons;
+}
+
+export interface StormResult {
+  /** Wall clock when the connections were dropped, and when the last one was back and subscribed. */
+  droppedAt: number;
+  readyAt: number;
+  back: number;
+  retries: RetryReasons;
+}
+
+/** Delivery latencies (send → arrival, ms) as a log-scale histogram: bucket → count (see latency-histogram.ts). */
+export interface LatencyResult {
+  buckets: Array<[number, number]>;
+  deliveries: number;
 }
 
 export interface AwaitResult {
@@ -154,3 +196,11 @@ export type WorkerReply = { id: number; ok: true; result: unknown } | { id: numb
 
 /** Wall-clock milliseconds with sub-millisecond resolution that two processes on one machine agree on. */
 export const wallClockMs = () => performance.timeOrigin + performance.now();
+
+/** The folders connection `index` subscribes to: `subscriptions` of them, spread evenly over the list. */
+export function foldersOf(folderIds: readonly number[], subscriptions: number, index: number): number[] {
+  const n = folderIds.length;
+  if (n === 0) return [];
+  const stride = Math.max(1, Math.floor(n / subscriptions));
+  return Array.from({ length: Math.min(subscriptions, n) }, (_, k) => folderIds[(index + k * stride) % n]!);
+}

@@ -5,20 +5,27 @@
  * as soon as the bench goes away.
  */
 import WebSocket from 'ws';
-import type { AwaitCommand, OpenCommand, WorkerReply, WorkerRequest } from './load-messages.js';
-import { wallClockMs } from './load-messages.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import type { AwaitCommand, OpenCommand, RetryReasons, StormCommand, WorkerReply, WorkerRequest } from './load-messages.js';
+import { foldersOf, wallClockMs } from './load-messages.js';
 import { SoakFleet } from './soak-clients.js';
 
 interface Held {
   ws: WebSocket;
+  index: number;
+  /** The token it connects with next: the first, then each `connected`'s reconnect_token. */
+  token: string | undefined;
   /** The armed marker was seen on this connection. */
   reached: boolean;
 }
 
 const held: Held[] = [];
+/** How the connections of the last `open` are made (the storm makes them again the same way). */
+let openedWith: OpenCommand | undefined;
 /** Connections that closed after they were ready, by close code. */
 const lostByCode = new Map<number, number>();
 let armed: { marker: string; pending: number; lastAt: number; done: Array<() => void> } | undefined;
+let timing: { needle: string; histogram: LatencyHistogram } | undefined;
 /** The soak's clients (soak-clients.ts), when the soak drives this worker. */
 const soak = new SoakFleet();
 
@@ -32,83 +39,141 @@ function lostSummary(): string {
 
 function onFrame(h: Held, data: WebSocket.RawData): void {
   const at = wallClockMs();
+  if (!armed && !timing) return;
+  const text = data.toString();
+  if (timing) {
+    const i = text.indexOf(timing.needle);
+    if (i >= 0) timing.histogram.add(at - parseFloat(text.slice(i + timing.needle.length, i + timing.needle.length + 24)));
+  }
   if (!armed || h.reached) return;
-  if (!data.toString().includes(armed.marker)) return;
+  if (!text.includes(armed.marker)) return;
   h.reached = true;
   armed.lastAt = Math.max(armed.lastAt, at);
   armed.pending -= 1;
   if (armed.pending === 0) for (const done of armed.done.splice(0)) done();
 }
 
-/** One connection: upgrade, then (for the daemon) `connected`, then the folder subscription. */
-function openOne(cmd: OpenCommand, index: number): Promise<Held> {
+/** An attempt that failed, with the short reason the bench counts retries by. */
+class AttemptFailed extends Error {}
+
+/** One attempt: upgrade, then (for the daemon) `connected`, then every folder subscription answered. */
+function attempt(cmd: OpenCommand, h: Held): Promise<void> {
   return new Promise((resolve, reject) => {
-    const token = cmd.tokens ? cmd.tokens[index % cmd.tokens.length]! : undefined;
-    const url = token ? `${cmd.url}?token=${token}` : cmd.url;
+    const url = h.token ? `${cmd.url}?token=${h.token}` : cmd.url;
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
-      localAddress: cmd.localAddresses[index % cmd.localAddresses.length],
+      localAddress: cmd.localAddresses[h.index % cmd.localAddresses.length],
       handshakeTimeout: cmd.timeoutMs,
     });
-    const h: Held = { ws, reached: false };
     let ready = false;
     const fail = (why: string) => {
       if (ready) return;
       ready = true;
+      clearTimeout(timer);
+      ws.removeAllListeners('close');
       ws.terminate();
-      reject(new Error(`connection ${index}: ${why}`));
+      reject(new AttemptFailed(why));
     };
+    const timer = setTimeout(() => fail('not subscribed in time'), cmd.timeoutMs);
     const isReady = () => {
       ready = true;
+      clearTimeout(timer);
+      h.ws = ws;
       ws.removeAllListeners('message');
       ws.on('message', (data) => onFrame(h, data));
-      resolve(h);
+      resolve();
     };
-    ws.once('error', (err) => fail(err.message));
+    ws.once('error', (err) => fail(`socket error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     ws.once('unexpected-response', (_req, res) => fail(`upgrade refused: HTTP ${res.statusCode}`));
-    ws.once('close', (code, reason) => {
-      if (!ready) return fail(`closed ${code} ${reason.toString()} before it was ready`);
+    ws.once('close', (code) => {
+      if (!ready) return fail(`closed ${code} before it was subscribed`);
       lostByCode.set(code, (lostByCode.get(code) ?? 0) + 1);
       if (armed && !h.reached) for (const done of armed.done.splice(0)) done();
     });
     ws.on('error', () => undefined);
-    if (!cmd.tokens) {
-      ws.once('open', isReady);
-      return;
-    }
+    const folders = foldersOf(cmd.folderIds, cmd.subscriptions, h.index);
+    let unanswered = folders.length;
+    const subscribeAll = () => {
+      if (unanswered === 0) return isReady();
+      for (const folderId of folders) ws.send(JSON.stringify({ action: 'subscribe', channel: 'folder', data: { folder_id: folderId } }));
+    };
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { type?: string; action?: string; message?: string; error?: string };
+      const frame = JSON.parse(data.toString()) as { type?: string; action?: string; message?: string; error_code?: string; error?: string; reconnect_token?: string };
       if (frame.type === 'connected') {
-        if (cmd.folderId === null) return isReady();
-        ws.send(JSON.stringify({ action: 'subscribe', channel: 'folder', data: { folder_id: cmd.folderId } }));
+        if (frame.reconnect_token) h.token = frame.reconnect_token;
+        subscribeAll();
       } else if (frame.type === 'response' && frame.action === 'subscribed') {
-        isReady();
+        unanswered -= 1;
+        if (unanswered === 0) isReady();
       } else if (frame.type === 'error') {
-        fail(`refused: ${frame.message ?? frame.error ?? data.toString()}`);
+        fail(`refused: ${frame.error_code ?? frame.error ?? frame.message ?? 'error frame'}`);
       }
     });
   });
 }
 
-async function open(cmd: OpenCommand): Promise<{ opened: number }> {
+/** Tries until connected and subscribed (or the time is up); counts each failed attempt by reason. */
+async function connect(cmd: OpenCommand, h: Held, retries: RetryReasons, retryDelayMs: number, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      return await attempt(cmd, h);
+    } catch (err) {
+      if (!(err instanceof AttemptFailed)) throw err;
+      retries[err.message] = (retries[err.message] ?? 0) + 1;
+      if (Date.now() + retryDelayMs > deadline) throw new Error(`connection ${h.index}: ${err.message}, and no time left to retry`);
+      await new Promise((r) => setTimeout(r, retryDelayMs * (0.5 + Math.random())));
+    }
+  }
+}
+
+const RETRY_DELAY_MS = 250;
+
+async function open(cmd: OpenCommand): Promise<{ opened: number; retries: RetryReasons }> {
+  openedWith = cmd;
+  const retries: RetryReasons = {};
+  const deadline = Date.now() + cmd.timeoutMs;
   let next = 0;
-  let failure: Error | undefined;
-  const timer = setTimeout(() => (failure ??= new Error(`only ${held.length} of ${cmd.count} connections ready after ${cmd.timeoutMs} ms`)), cmd.timeoutMs);
   const lane = async () => {
-    while (next < cmd.count && !failure) {
+    while (next < cmd.count) {
       const index = cmd.first + next;
       next += 1;
-      try {
-        held.push(await openOne(cmd, index));
-      } catch (err) {
-        failure ??= err as Error;
-      }
+      const h: Held = { ws: undefined as unknown as WebSocket, index, token: cmd.tokens ? cmd.tokens[index % cmd.tokens.length]! : undefined, reached: false };
+      await connect(cmd, h, retries, RETRY_DELAY_MS, deadline);
+      held.push(h);
     }
   };
   await Promise.all(Array.from({ length: Math.min(cmd.concurrency, cmd.count) }, lane));
-  clearTimeout(timer);
-  if (failure) throw failure;
-  return { opened: held.length };
+  return { opened: held.length, retries };
+}
+
+async function storm(cmd: StormCommand): Promise<{ droppedAt: number; readyAt: number; back: number; retries: RetryReasons }> {
+  const how = openedWith;
+  if (!how) throw new Error('storm before open');
+  if (lostByCode.size > 0) throw new Error(`connections were closed before the storm: ${lostSummary()}`);
+  const retries: RetryReasons = {};
+  armed = undefined;
+  const droppedAt = wallClockMs();
+  for (const h of held) {
+    h.ws.removeAllListeners('close');
+    h.ws.terminate();
+  }
+  const deadline = Date.now() + cmd.timeoutMs;
+  let readyAt = droppedAt;
+  await Promise.all(
+    held.map(async (h) => {
+      await connect(how, h, retries, cmd.retryDelayMs, deadline);
+      readyAt = Math.max(readyAt, wallClockMs());
+    }),
+  );
+  return { droppedAt, readyAt, back: held.length, retries };
+}
+
+function latencyRead(stop: boolean): { buckets: Array<[number, number]>; deliveries: number } {
+  const t = timing;
+  if (stop) timing = undefined;
+  if (!t) throw new Error('latency-read before latency-start');
+  if (!stop) return { buckets: [], deliveries: t.histogram.total };
+  return { buckets: t.histogram.entries(), deliveries: t.histogram.total };
 }
 
 function arm(marker: string): void {
@@ -153,6 +218,13 @@ async function handle(cmd: WorkerRequest): Promise<unknown> {
       return awaitMarker(cmd);
     case 'close':
       return closeAll();
+    case 'storm':
+      return storm(cmd);
+    case 'latency-start':
+      timing = { needle: `"tag":"${cmd.tag}","sent":`, histogram: new LatencyHistogram() };
+      return null;
+    case 'latency-read':
+      return latencyRead(cmd.stop);
     case 'soak-open':
       return soak.open(cmd);
     case 'soak-quiesce':

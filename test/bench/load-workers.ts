@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { track } from './children.js';
-import type { AwaitResult, CloseResult, OpenCommand, OpenResult, WorkerCommand, WorkerReply } from './load-messages.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import type { AwaitResult, CloseResult, LatencyResult, OpenCommand, OpenResult, RetryReasons, StormResult, WorkerCommand, WorkerReply } from './load-messages.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -85,17 +86,43 @@ export class LoadWorkers {
     return this.workers.length;
   }
 
-  /** Opens `total` connections spread evenly over the workers. */
-  async open(total: number, base: Omit<OpenCommand, 'type' | 'first' | 'count'>): Promise<number> {
+  /** Opens `total` connections spread evenly over the workers; says why any attempt was retried. */
+  async open(total: number, base: Omit<OpenCommand, 'type' | 'first' | 'count'>): Promise<{ opened: number; retries: RetryReasons }> {
     const share = Math.ceil(total / this.workers.length);
     const results = await Promise.all(
       this.workers.map((w, i) => {
         const first = i * share;
         const count = Math.max(0, Math.min(share, total - first));
-        return count === 0 ? Promise.resolve({ opened: 0 }) : w.request<OpenResult>({ type: 'open', ...base, first, count });
+        return count === 0 ? Promise.resolve({ opened: 0, retries: {} }) : w.request<OpenResult>({ type: 'open', ...base, first, count });
       }),
     );
-    return results.reduce((sum, r) => sum + r.opened, 0);
+    return { opened: results.reduce((sum, r) => sum + r.opened, 0), retries: mergeReasons(results.map((r) => r.retries)) };
+  }
+
+  /** Every connection drops at once and comes back; when the last was back, and why any retried. */
+  async storm(retryDelayMs: number, timeoutMs: number): Promise<{ ms: number; back: number; retries: RetryReasons }> {
+    const results = await Promise.all(this.workers.map((w) => w.request<StormResult>({ type: 'storm', retryDelayMs, timeoutMs })));
+    const dropped = Math.min(...results.map((r) => r.droppedAt));
+    const ready = Math.max(...results.map((r) => r.readyAt));
+    return { ms: ready - dropped, back: results.reduce((s, r) => s + r.back, 0), retries: mergeReasons(results.map((r) => r.retries)) };
+  }
+
+  /** Frames tagged `tag` are timed from now on, in every worker. */
+  async latencyStart(tag: string): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.request({ type: 'latency-start', tag })));
+  }
+
+  /** Deliveries timed so far, all workers together. */
+  async latencyCount(): Promise<number> {
+    const results = await Promise.all(this.workers.map((w) => w.request<LatencyResult>({ type: 'latency-read', stop: false })));
+    return results.reduce((s, r) => s + r.deliveries, 0);
+  }
+
+  async latencyStop(): Promise<LatencyHistogram> {
+    const results = await Promise.all(this.workers.map((w) => w.request<LatencyResult>({ type: 'latency-read', stop: true })));
+    const histogram = new LatencyHistogram();
+    for (const r of results) histogram.merge(r.buckets);
+    return histogram;
   }
 
   /** Every worker watches for `marker` before anything that may carry it is sent. */
@@ -122,4 +149,10 @@ export class LoadWorkers {
   stop(): void {
     for (const w of this.workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
   }
+}
+
+function mergeReasons(all: RetryReasons[]): RetryReasons {
+  const out: RetryReasons = {};
+  for (const r of all) for (const [why, n] of Object.entries(r)) out[why] = (out[why] ?? 0) + n;
+  return out;
 }

@@ -1,18 +1,57 @@
 /**
- * The baseline: a bare `ws` server in its own process that relays every message it gets to every
- * other client. Same loopback, same library, same process split as the daemon; no database.
- * Over IPC it answers `memory` with its process.memoryUsage().
+ * The baseline: a bare `ws` server in its own process doing the daemon's fan-out with nothing
+ * else — no authentication, database, access check or rate limit. A client gets
+ * `{"type":"connected"}` and may subscribe to folders (answered like the daemon does); a client on
+ * /produce sends `{"folder_id":…,"frame":"…"}` (or `"broadcast":true`) and the frame goes, built
+ * once, to that folder's subscribers (or to everyone). Over IPC it answers `memory` with its
+ * process.memoryUsage().
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
 const clients = new Set<WebSocket>();
-wss.on('connection', (ws) => {
+const byFolder = new Map<number, Set<WebSocket>>();
+const CONNECTED = Buffer.from('{"type":"connected"}');
+
+interface Produce {
+  folder_id?: number;
+  broadcast?: boolean;
+  frame: string;
+}
+
+interface Subscribe {
+  action?: string;
+  data?: { folder_id?: number };
+}
+
+function fanOut(m: Produce): void {
+  const frame = Buffer.from(m.frame);
+  const to = m.broadcast ? clients : (byFolder.get(m.folder_id ?? -1) ?? []);
+  for (const c of to) c.send(frame, { binary: false });
+}
+
+wss.on('connection', (ws, req) => {
+  if (req.url === '/produce') {
+    ws.on('message', (data) => fanOut(JSON.parse(data.toString()) as Produce));
+    return;
+  }
   clients.add(ws);
-  ws.on('close', () => clients.delete(ws));
-  ws.on('message', (data, isBinary) => {
-    for (const c of clients) if (c !== ws) c.send(data, { binary: isBinary });
+  const mine = new Set<number>();
+  ws.on('close', () => {
+    clients.delete(ws);
+    for (const f of mine) byFolder.get(f)?.delete(ws);
   });
+  ws.on('message', (data) => {
+    const m = JSON.parse(data.toString()) as Subscribe;
+    const folderId = m.data?.folder_id;
+    if (m.action !== 'subscribe' || typeof folderId !== 'number') return;
+    mine.add(folderId);
+    let set = byFolder.get(folderId);
+    if (!set) byFolder.set(folderId, (set = new Set()));
+    set.add(ws);
+    ws.send(JSON.stringify({ type: 'response', action: 'subscribed', channel: 'folder', folder_id: folderId }));
+  });
+  ws.send(CONNECTED, { binary: false });
 });
 wss.on('listening', () => {
   const address = wss.address();
