@@ -101,7 +101,7 @@ forEachBackend('browser client in Chromium against the daemon', (backend) => {
     await page.waitForFunction(() => (window as unknown as { log: PageLog }).log.closes.length >= 1, undefined, { timeout: 20_000 });
     await emit('item_updated', 'item_id=10', `folder_id=${folder}`, 'label=while-down-1', 'updated_by=admin');
     // A user event between two folder events: the login replays it before the resubscribe replays the folder's.
-    await emit('task_completed', '--user', String(auditor.id), 'task_id=1', 'task_type=export', 'progress=1', 'total=1', 'status=completed', 'percent=100', 'message=user-event');
+    await emit('task_completed', '--user', String(auditor.id), 'task_id=1', 'task_type=export', 'status=completed', 'message=user-event', 'item_id=0', 'item_label=', 'process_type=export');
     await emit('item_updated', 'item_id=10', `folder_id=${folder}`, 'label=while-down-2', 'updated_by=admin');
     // Another folder the user does not subscribe to: must not come back with the replay.
     await emit('item_created', 'item_id=11', 'folder_id=3', 'label=other-folder', 'created_by=admin');
