@@ -162,7 +162,7 @@ export function recordingLogger(): Logger & { lines: LogLine[] } {
   const log = (level: LogLine['level']) => (message: string, meta?: Record<string, unknown>) => {
     lines.push({ level, message, meta });
   };
-  return { lines, error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), close: async () => undefined };
+  return { lines, error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), reopen: () => undefined, close: async () => undefined };
 }
 
 export interface EventInput {
