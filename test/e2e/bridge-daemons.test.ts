@@ -5,6 +5,7 @@ import type { Database } from '../../src/db/index.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
 import { freePort, mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { addFolder, addRole, assignRole, createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 import { closeAll, connect, type Frame, type TestWsClient } from '../helpers/ws-client.js';
 
 interface Health {
@@ -22,13 +23,6 @@ async function health(port: number): Promise<{ code: number; body: Health } | un
   }
 }
 
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
 
 const eventIds = (c: TestWsClient) => c.received.filter((f: Frame) => f.type === 'event').map((f: Frame) => f.event_id as number);
 
@@ -66,7 +60,7 @@ describe('event bridge: three serve processes on one MariaDB [e2e]', function ()
       daemons.push(startCli(['serve', '--db', url, '--host', '127.0.0.1', '--port', String(port), '--poll-interval-ms', '50', '--log-level', 'info']));
     }
     for (const [i, port] of ports.entries()) {
-      await until(async () => {
+      await waitFor(async () => {
         if (daemons[i]!.child.exitCode !== null) throw new Error(`serve on ${port} exited:\n${daemons[i]!.output()}`);
         return (await health(port))?.code === 200;
       }, `serve on ${port} is healthy`, 30_000);
@@ -121,7 +115,7 @@ describe('event bridge: three serve processes on one MariaDB [e2e]', function ()
       aliceOn.every((c) => eventIds(c).length >= forAlice.length) && bobOn.every((c) => eventIds(c).length >= forBob.length);
 
     for (let n = 0; n < 24; n += 1) await insert(n);
-    await until(everyoneHasAll, 'every client on every daemon has the first events');
+    await waitFor(everyoneHasAll, 'every client on every daemon has the first events', 20_000);
 
     // A stream with MariaDB restarted in its middle.
     let n = 24;
@@ -132,7 +126,7 @@ describe('event bridge: three serve processes on one MariaDB [e2e]', function ()
     await server.stop();
     let restarted = false;
     try {
-      await until(async () => (await health(ports[0]!))?.body.db.reachable === false, '/healthz reports the database unreachable', 20_000);
+      await waitFor(async () => (await health(ports[0]!))?.body.db.reachable === false, '/healthz reports the database unreachable', 20_000);
       await sleep(500);
       expect(clients.every((c) => !c.isClosed), 'clients stay connected during the outage').to.equal(true);
     } finally {
@@ -144,11 +138,11 @@ describe('event bridge: three serve processes on one MariaDB [e2e]', function ()
       await insert(n);
       await sleep(20);
     }
-    await until(everyoneHasAll, 'every client on every daemon has every event', 60_000);
+    await waitFor(everyoneHasAll, 'every client on every daemon has every event', 60_000);
     await sleep(300);
     for (const [i, c] of aliceOn.entries()) expect(eventIds(c), `alice on daemon ${i}`).to.deep.equal(forAlice);
     for (const [i, c] of bobOn.entries()) expect(eventIds(c), `bob on daemon ${i}`).to.deep.equal(forBob);
     expect(clients.every((c) => !c.isClosed)).to.equal(true);
-    for (const port of ports) await until(async () => (await health(port))?.code === 200, `serve on ${port} is healthy again`);
+    for (const port of ports) await waitFor(async () => (await health(port))?.code === 200, `serve on ${port} is healthy again`, 20_000);
   });
 });

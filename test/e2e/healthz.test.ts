@@ -5,6 +5,7 @@ import { cleanupTempDirs, forEachBackend } from '../helpers/backends.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
 import { freePort, mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { createTeampassDatabase } from '../helpers/teampass-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LISTENING = /teampass-ws listening on ws:\/\/127\.0\.0\.1:(\d+)/;
 
@@ -26,13 +27,9 @@ async function health(base: string): Promise<{ status: number; body: HealthBody 
 }
 
 async function waitForStatus(base: string, status: number, timeoutMs: number): Promise<HealthBody> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await health(base);
-    if (r.status === status) return r.body;
-    if (Date.now() > deadline) throw new Error(`/healthz stayed ${r.status} for ${timeoutMs} ms: ${JSON.stringify(r.body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  let last: { status: number; body: HealthBody } | undefined;
+  await waitFor(async () => (last = await health(base)).status === status, () => `/healthz answers ${status}; it stayed ${last?.status}: ${JSON.stringify(last?.body)}`, timeoutMs, 200);
+  return last!.body;
 }
 
 forEachBackend('/healthz of a running daemon', (backend) => {

@@ -4,17 +4,14 @@ import path from 'node:path';
 import { tempDir } from '../helpers/backends.js';
 import { ROOT, runCli, startCli, type RunningCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mariadb.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LISTENING = /teampass-ws listening on ws:\/\/127\.0\.0\.1:(\d+)/;
 
-/** Resolves once `file` holds a line matching `pattern`; the mocha timeout bounds the wait. */
+/** Resolves once `file` holds a line matching `pattern`. */
 async function lineIn(file: string, pattern: RegExp): Promise<string> {
-  for (;;) {
-    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    const line = text.split('\n').find((l) => pattern.test(l));
-    if (line) return line;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const line = () => (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n').find((l) => pattern.test(l));
+  return waitFor(line, `${file} holds a line matching ${pattern}`, 30_000, 50);
 }
 
 describe('serve: log rotation (the CLI as a process)', function () {

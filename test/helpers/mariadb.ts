@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
+import { waitFor } from './wait.js';
 
 /**
  * A private MariaDB for the test run: its own datadir, port and socket, started once and shared
@@ -110,18 +111,19 @@ class ManagedMariaDb implements MariaDbServer {
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;
     });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
+    let refused: Error | undefined;
+    const accepts = async (): Promise<boolean> => {
       try {
         const conn = await mysql.createConnection({ host: this.host, port: this.port, user: 'root' });
         await conn.end();
-        return;
+        return true;
       } catch (err) {
         if (!this.child) throw new Error(`mariadbd exited at start; see ${path.join(this.dir, 'error.log')}`);
-        if (Date.now() > deadline) throw new Error(`mariadbd did not accept connections in 30 s: ${(err as Error).message}`);
-        await sleep(100);
+        refused = err as Error;
+        return false;
       }
-    }
+    };
+    await waitFor(accepts, () => `mariadbd accepts connections: ${refused?.message}`, 30_000, 100);
   }
 
   async stop(): Promise<void> {

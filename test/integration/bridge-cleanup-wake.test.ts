@@ -6,6 +6,8 @@ import { nowPlusSeconds, type Database } from '../../src/db/index.js';
 import { TeampassWsError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { forEachBackend } from '../helpers/backends.js';
+import { testConfig } from '../helpers/test-config.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   freeUdpPort,
   insertEvent,
@@ -13,10 +15,8 @@ import {
   recordingLogger,
   RecordingTarget,
   TestDirectory,
-  testConfig,
-  useBridgeDatabase,
-  waitUntil,
 } from './bridge-recorder.js';
+import { useServerSuite } from './server-harness.js';
 
 
 async function sendDatagram(port: number, text = 'wake'): Promise<void> {
@@ -26,13 +26,14 @@ async function sendDatagram(port: number, text = 'wake'): Promise<void> {
 }
 
 forEachBackend('event bridge: cleanup and wake-up', (backend) => {
-  const suite = useBridgeDatabase(backend);
+  const suite = useServerSuite(backend, { schema: 'daemon' });
   let db: Database;
   let producer: Database;
-  beforeEach(() => {
-    ({ db, producer } = suite);
+  beforeEach(async () => {
+    db = suite.db;
+    producer = await suite.connection();
   });
-  const start = (overrides = {}) => suite.start(overrides);
+  const start = (overrides = {}) => suite.startBridge(overrides);
 
   it('deletes old processed events, expired tokens and old closed connection rows at start, and nothing else', async () => {
     const { knex, t } = producer;
@@ -50,7 +51,7 @@ forEachBackend('event bridge: cleanup and wake-up', (backend) => {
       { user_id: 1, resource_id: 'open', connected_at: ago(48 * 3600), disconnected_at: null },
     ]);
     const h = await start({ event_retention_hours: 24 });
-    await waitUntil(() => h.logger.lines.some((l) => l.message === 'Cleaned up old rows'), 'the first cleanup ran');
+    await waitFor(() => h.logger.lines.some((l) => l.message === 'Cleaned up old rows'), 'the first cleanup ran');
     const events = (await knex(t.events).select('id').orderBy('id')).map((r: { id: number }) => Number(r.id));
     expect(events).to.deep.equal([Number(recentProcessed), Number(oldUnprocessed)]);
     expect(events).to.not.include(Number(oldProcessed));
@@ -70,11 +71,11 @@ forEachBackend('event bridge: cleanup and wake-up', (backend) => {
     await sleep(300);
     expect(target.received, 'no poll is due for a minute').to.deep.equal([]);
     await sendDatagram(port);
-    await waitUntil(() => target.received.length === 1, 'the datagram triggers a poll', 3_000);
+    await waitFor(() => target.received.length === 1, 'the datagram triggers a poll', 3_000);
     // A burst of datagrams is coalesced and the poller keeps working.
     const second = await insertEvent(producer, { event_type: 'task_completed', target_type: 'user', target_id: 1 });
     await Promise.all(Array.from({ length: 50 }, () => sendDatagram(port, 'x'.repeat(100))));
-    await waitUntil(() => target.received.length === 2, 'the burst delivers the next event', 3_000);
+    await waitFor(() => target.received.length === 2, 'the burst delivers the next event', 3_000);
     expect(target.ids()).to.deep.equal([first, second]);
   });
 

@@ -1,48 +1,33 @@
 import { expect } from 'chai';
 import mysql from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Database } from '../../src/db/index.js';
-import { openTestDatabase } from '../helpers/backends.js';
-import { mariaDb } from '../helpers/mariadb.js';
-import { counterValue, migrated, RecordingTarget, startBridge, waitUntil, type BridgeHarness } from './bridge-recorder.js';
+import { onMariaDb } from '../helpers/backends.js';
+import { waitFor } from '../helpers/wait.js';
+import { counterValue, RecordingTarget } from './bridge-recorder.js';
+import { useServerSuite } from './server-harness.js';
 
 /** InnoDB hands out AUTO_INCREMENT ids at INSERT and makes them visible at COMMIT: out of order. Nobody waits for an open one. */
-describe('event bridge: ids committed out of order [mariadb]', function () {
-  let url: string;
-  let db: Database;
+onMariaDb('event bridge: ids committed out of order [mariadb]', (backend) => {
   const conns: mysql.Connection[] = [];
-  const harnesses: BridgeHarness[] = [];
-
-  before(async function () {
-    this.timeout(120_000);
-    if (!(await mariaDb())) this.skip();
-  });
-
-  beforeEach(async () => {
-    url = await (await mariaDb())!.createDatabase();
-    db = await migrated(await openTestDatabase(url));
-  });
-
+  // Registered before the fixture's, so the transactions end before the bridge stops.
   afterEach(async () => {
-    for (const h of harnesses.splice(0)) await h.bridge.stop();
     for (const c of conns.splice(0)) await c.end().catch(() => undefined);
-    await db.close();
   });
+  const suite = useServerSuite(backend, { schema: 'daemon' });
 
   const connect = async () => {
-    const c = await mysql.createConnection(url);
+    const c = await mysql.createConnection(suite.url);
     conns.push(c);
     return c;
   };
   const start = async (overrides = {}) => {
-    const h = await startBridge(db, overrides);
-    harnesses.push(h);
+    const h = await suite.startBridge(overrides);
     const target = new RecordingTarget(1);
     h.directory.add(target);
     return { ...h, target };
   };
   const insertOn = async (c: mysql.Connection, n: number) => {
-    const [res] = await c.query(`INSERT INTO ${db.t.events} (event_type, target_type, payload) VALUES ('system_maintenance', 'broadcast', ?)`, [JSON.stringify({ n })]);
+    const [res] = await c.query(`INSERT INTO ${suite.db.t.events} (event_type, target_type, payload) VALUES ('system_maintenance', 'broadcast', ?)`, [JSON.stringify({ n })]);
     return (res as mysql.ResultSetHeader).insertId;
   };
 
@@ -56,12 +41,12 @@ describe('event bridge: ids committed out of order [mariadb]', function () {
     const n = await insertOn(a, 1);
     const n1 = await insertOn(b, 2);
     expect(n1).to.equal(n + 1);
-    await waitUntil(() => h.target.received.length === 1, 'the later event goes out while the earlier transaction is open');
+    await waitFor(() => h.target.received.length === 1, 'the later event goes out while the earlier transaction is open');
     expect(h.target.ids()).to.deep.equal([n1]);
     expect(settledOf(h, n1), 'the watermark stays below the open id').to.equal(n - 1);
     expect(h.bridge.settledEventId()).to.equal(n - 1);
     await a.query('COMMIT');
-    await waitUntil(() => h.target.received.length === 2, 'the earlier event arrives when it commits');
+    await waitFor(() => h.target.received.length === 2, 'the earlier event arrives when it commits');
     expect(h.target.ids()).to.deep.equal([n1, n]);
     expect(settledOf(h, n)).to.equal(n1);
     expect(h.logger.lines.filter((l) => l.level === 'warn')).to.deep.equal([]);
@@ -75,11 +60,11 @@ describe('event bridge: ids committed out of order [mariadb]', function () {
     await b.query('BEGIN');
     const second = await insertOn(b, 2);
     const third = await insertOn(c, 3);
-    await waitUntil(() => h.target.received.length === 1, 'the committed one');
+    await waitFor(() => h.target.received.length === 1, 'the committed one');
     await b.query('COMMIT');
-    await waitUntil(() => h.target.received.length === 2, 'the second');
+    await waitFor(() => h.target.received.length === 2, 'the second');
     await a.query('COMMIT');
-    await waitUntil(() => h.target.received.length === 3, 'the first');
+    await waitFor(() => h.target.received.length === 3, 'the first');
     await sleep(300);
     expect(h.target.ids()).to.deep.equal([third, second, first]);
     expect(h.bridge.settledEventId()).to.equal(third);
@@ -92,9 +77,9 @@ describe('event bridge: ids committed out of order [mariadb]', function () {
     await a.query('BEGIN');
     const lost = await insertOn(a, 1);
     const kept = await insertOn(b, 2);
-    await waitUntil(() => h.target.received.length === 1, 'the committed event arrives');
+    await waitFor(() => h.target.received.length === 1, 'the committed event arrives');
     await a.query('ROLLBACK');
-    await waitUntil(() => h.bridge.settledEventId() === kept, 'the watermark passes the rolled-back id');
+    await waitFor(() => h.bridge.settledEventId() === kept, 'the watermark passes the rolled-back id');
     expect(h.target.ids()).to.deep.equal([kept]);
     expect(h.logger.lines.some((l) => l.level === 'debug' && l.meta?.from === lost)).to.equal(true);
   });
@@ -106,12 +91,12 @@ describe('event bridge: ids committed out of order [mariadb]', function () {
     await a.query('BEGIN');
     const late = await insertOn(a, 1);
     const next = await insertOn(b, 2);
-    await waitUntil(() => h.logger.lines.some((l) => l.level === 'warn' && l.meta?.from === late && /no longer watched/.test(l.message)), 'the id is given up');
+    await waitFor(() => h.logger.lines.some((l) => l.level === 'warn' && l.meta?.from === late && /no longer watched/.test(l.message)), 'the id is given up');
     expect(await counterValue(h.metrics, 'badEvents', { reason: 'never_committed' })).to.equal(1);
     expect(h.bridge.settledEventId()).to.equal(next);
     await a.query('COMMIT');
     const after = await insertOn(b, 3);
-    await waitUntil(() => h.target.ids().includes(after), 'a later event');
+    await waitFor(() => h.target.ids().includes(after), 'a later event');
     expect(h.target.ids()).to.deep.equal([next, after]);
 
     // A client that reconnects from before the gap gets it.

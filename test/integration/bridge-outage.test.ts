@@ -1,26 +1,19 @@
 import { expect } from 'chai';
 import mysql from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Database } from '../../src/db/index.js';
-import { openTestDatabase } from '../helpers/backends.js';
-import { mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
-import { migrated, RecordingTarget, startBridge, waitUntil } from './bridge-recorder.js';
+import { onMariaDb } from '../helpers/backends.js';
+import { waitFor } from '../helpers/wait.js';
+import { RecordingTarget } from './bridge-recorder.js';
+import { useServerSuite } from './server-harness.js';
 
-describe('event bridge: database outage [mariadb]', function () {
-  let server: MariaDbServer;
-
-  before(async function () {
-    this.timeout(120_000);
-    const s = await mariaDb();
-    if (!s) this.skip();
-    server = s!;
-  });
+onMariaDb('event bridge: database outage [mariadb]', (backend) => {
+  const suite = useServerSuite(backend, { schema: 'daemon' });
 
   it('keeps connections, reports the outage, and delivers everything committed once MariaDB is back', async function () {
     this.timeout(120_000);
-    const url = await server.createDatabase();
-    const db: Database = await migrated(await openTestDatabase(url));
-    const h = await startBridge(db, { poll_interval_ms: 50 });
+    const server = backend().server!;
+    const { db, url } = suite;
+    const h = await suite.startBridge({ poll_interval_ms: 50 });
     const target = new RecordingTarget(1);
     h.directory.add(target);
     const insert = async (n: number) => {
@@ -35,10 +28,10 @@ describe('event bridge: database outage [mariadb]', function () {
     let restarted = false;
     try {
       const before = await insert(0);
-      await waitUntil(() => target.received.length === 1, 'the first event arrives');
+      await waitFor(() => target.received.length === 1, 'the first event arrives');
 
       await server.stop();
-      await waitUntil(() => !h.bridge.health().dbReachable, 'the bridge notices the outage', 20_000);
+      await waitFor(() => !h.bridge.health().dbReachable, 'the bridge notices the outage', 20_000);
       const lag1 = h.bridge.health().pollLagMs;
       await sleep(500);
       const lag2 = h.bridge.health().pollLagMs;
@@ -53,9 +46,9 @@ describe('event bridge: database outage [mariadb]', function () {
       const during: number[] = [];
       for (let i = 1; i <= 5; i += 1) during.push(await insert(i));
 
-      await waitUntil(() => target.received.length === 6, 'every event committed after the restart arrives', 30_000);
+      await waitFor(() => target.received.length === 6, 'every event committed after the restart arrives', 30_000);
       expect(target.ids()).to.deep.equal([before, ...during]);
-      await waitUntil(() => h.bridge.health().dbReachable, 'the bridge reports the database reachable');
+      await waitFor(() => h.bridge.health().dbReachable, 'the bridge reports the database reachable');
       expect(h.bridge.health().pollLagMs).to.be.lessThan(5_000);
       const downs = h.logger.lines.filter((l) => l.level === 'warn' && /Cannot read the events table/.test(l.message));
       const ups = h.logger.lines.filter((l) => l.level === 'info' && /answers again/.test(l.message));
@@ -63,8 +56,6 @@ describe('event bridge: database outage [mariadb]', function () {
       expect(ups, 'one line when it comes back').to.have.length(1);
     } finally {
       if (!restarted) await server.start();
-      await h.bridge.stop();
-      await db.close();
     }
   });
 });

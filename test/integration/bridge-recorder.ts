@@ -1,13 +1,12 @@
 import dgram from 'node:dgram';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createEventBridge, type EventBridge } from '../../src/bridge/index.js';
-import { defaultConfig, type Config } from '../../src/config/index.js';
+import type { Config } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
 import { Migrator } from '../../src/db/migrator.js';
 import type { Logger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../../src/server/delivery.js';
-import { openTestDatabase, type Backend } from '../helpers/backends.js';
+import { testConfig } from '../helpers/test-config.js';
 
 /** A received frame, parsed, with the raw text kept to compare serialisations. */
 export interface Received {
@@ -162,7 +161,7 @@ export function recordingLogger(): Logger & { lines: LogLine[] } {
   const log = (level: LogLine['level']) => (message: string, meta?: Record<string, unknown>) => {
     lines.push({ level, message, meta });
   };
-  return { lines, error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), close: async () => undefined };
+  return { lines, error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), reopen: () => undefined, close: async () => undefined };
 }
 
 export interface EventInput {
@@ -185,15 +184,6 @@ export async function insertEvent(db: Database, e: EventInput): Promise<number> 
   return Number(ids[0]);
 }
 
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(10);
-  }
-}
-
 export interface BridgeHarness {
   bridge: EventBridge;
   directory: TestDirectory;
@@ -201,10 +191,6 @@ export interface BridgeHarness {
   logger: Logger & { lines: LogLine[] };
   metrics: Metrics;
   config: Config;
-}
-
-export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...defaultConfig(), poll_interval_ms: 20, cleanup_interval_sec: 3600, wake_port: 0, ...overrides };
 }
 
 /** A bridge with its own directory, hooks, logger and metrics; started. */
@@ -228,40 +214,6 @@ export async function counterValue(metrics: Metrics, name: keyof Metrics, labels
   const metric = metrics[name] as unknown as { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> };
   const { values } = await metric.get();
   return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
-}
-
-export interface BridgeSuite {
-  /** The bridge's own handle on a fresh migrated database. */
-  db: Database;
-  /** A second handle, as TeamPass's PHP producers have their own connections. */
-  producer: Database;
-  url: string;
-  /** Starts a bridge on `db`, stopped after the test. */
-  start(overrides?: Partial<Config>): Promise<BridgeHarness>;
-}
-
-/** A fresh database per test, and every bridge started in it stopped afterwards. */
-export function useBridgeDatabase(backend: () => Backend): BridgeSuite {
-  const harnesses: BridgeHarness[] = [];
-  const suite = {
-    async start(overrides: Partial<Config> = {}) {
-      const h = await startBridge(suite.db, overrides);
-      harnesses.push(h);
-      return h;
-    },
-  } as BridgeSuite;
-  beforeEach(async function () {
-    this.timeout(60_000);
-    suite.url = await backend().newDatabaseUrl();
-    suite.db = await migrated(await openTestDatabase(suite.url));
-    suite.producer = await openTestDatabase(suite.url);
-  });
-  afterEach(async () => {
-    for (const h of harnesses.splice(0)) await h.bridge.stop();
-    await suite.producer.close();
-    await suite.db.close();
-  });
-  return suite;
 }
 
 export async function freeUdpPort(): Promise<number> {

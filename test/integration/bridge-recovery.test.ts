@@ -4,16 +4,19 @@ import type { Database } from '../../src/db/index.js';
 import { nowPlusSeconds } from '../../src/db/index.js';
 import { TeampassWsError } from '../../src/errors.js';
 import { forEachBackend } from '../helpers/backends.js';
-import { insertEvent, RecordingTarget, useBridgeDatabase, waitUntil } from './bridge-recorder.js';
+import { waitFor } from '../helpers/wait.js';
+import { insertEvent, RecordingTarget } from './bridge-recorder.js';
+import { useServerSuite } from './server-harness.js';
 
 forEachBackend('event bridge: recovery', (backend) => {
-  const suite = useBridgeDatabase(backend);
+  const suite = useServerSuite(backend, { schema: 'daemon' });
   let db: Database;
   let producer: Database;
-  beforeEach(() => {
-    ({ db, producer } = suite);
+  beforeEach(async () => {
+    db = suite.db;
+    producer = await suite.connection();
   });
-  const start = (overrides = {}) => suite.start(overrides);
+  const start = (overrides = {}) => suite.startBridge(overrides);
 
   it('replays, in order, exactly the events the connection may see, then lets live events through', async () => {
     const h = await start();
@@ -31,7 +34,7 @@ forEachBackend('event bridge: recovery', (backend) => {
     await ev('session_expired', 'user', 1, { reason: 'session_timeout' });
     await insertEvent(producer, { event_type: 'item_created', target_type: 'folder', target_id: null, payload: {} });
     const last = await ev('security_nudge', 'user', 3, { total: 1 });
-    await waitUntil(() => h.bridge.lastEventId() === last, 'the poller passes every event');
+    await waitFor(() => h.bridge.lastEventId() === last, 'the poller passes every event');
 
     const t = new RecordingTarget(1).subscribe(10).subscribe(20, false);
     t.kbSubscribed = true;
@@ -43,14 +46,14 @@ forEachBackend('event bridge: recovery', (backend) => {
     expect(Object.keys(t.received[0]!.frame)).to.deep.equal(['type', 'event', 'data', 'timestamp', 'event_id']);
 
     const live = await ev('task_progress', 'user', 1, { progress: 1 });
-    await waitUntil(() => t.received.length === 5, 'a live event follows the replay');
+    await waitFor(() => t.received.length === 5, 'a live event follows the replay');
     expect(t.received[4]).to.include({ id: live, replayed: false });
   });
 
   it('replays nothing, recovered, when the client is up to date', async () => {
     const h = await start();
     await insertEvent(producer, { event_type: 'fields_updated', target_type: 'broadcast' });
-    await waitUntil(() => h.bridge.lastEventId() > 0, 'the event is dispatched');
+    await waitFor(() => h.bridge.lastEventId() > 0, 'the event is dispatched');
     const t = new RecordingTarget(1);
     expect(await h.bridge.replay(t, h.bridge.lastEventId())).to.deep.equal({ recovered: true, replayed: 0 });
   });
@@ -64,14 +67,14 @@ forEachBackend('event bridge: recovery', (backend) => {
         produced.push(await insertEvent(producer, { event_type: 'system_maintenance', target_type: 'broadcast', payload: { i } }));
       }
     })();
-    await waitUntil(() => h.bridge.lastEventId() >= (produced[40] ?? Infinity), 'the stream is under way');
+    await waitFor(() => h.bridge.lastEventId() >= (produced[40] ?? Infinity), 'the stream is under way');
     const since = produced[10]!;
     const t = new RecordingTarget(9);
     h.directory.add(t);
     const result = await h.bridge.replay(t, since);
     await produce;
     const last = produced.at(-1)!;
-    await waitUntil(() => t.received.at(-1)?.id === last, 'the last live event arrives');
+    await waitFor(() => t.received.at(-1)?.id === last, 'the last live event arrives');
     const expected = produced.filter((id) => id > since);
     expect(t.ids()).to.deep.equal(expected);
     expect(result.recovered).to.equal(true);
@@ -83,8 +86,8 @@ forEachBackend('event bridge: recovery', (backend) => {
     const h = await start({ event_retention_hours: 1 });
     const ids: number[] = [];
     for (let i = 0; i < 6; i += 1) ids.push(await insertEvent(producer, { event_type: 'fields_updated', target_type: 'broadcast', payload: { i } }));
-    await waitUntil(() => h.bridge.lastEventId() === ids[5], 'all dispatched');
-    await waitUntil(async () => Number((await db.knex(db.t.events).where('id', ids[5]).first())?.processed) === 1, 'marked processed');
+    await waitFor(() => h.bridge.lastEventId() === ids[5], 'all dispatched');
+    await waitFor(async () => Number((await db.knex(db.t.events).where('id', ids[5]).first())?.processed) === 1, 'marked processed');
     // The first three were processed two hours ago: past the retention.
     await producer.knex(db.t.events).whereIn('id', ids.slice(0, 3)).update({ processed_at: nowPlusSeconds(producer, -7200) });
     const cleanup = new Cleanup(db, { retentionHours: 1, intervalSec: 3600 }, h.logger);

@@ -1,17 +1,20 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../src/db/index.js';
-import { forEachBackend, openTestDatabase } from '../helpers/backends.js';
-import { counterValue, insertEvent, RecordingTarget, startBridge, useBridgeDatabase, waitUntil, type BridgeHarness } from './bridge-recorder.js';
+import { forEachBackend } from '../helpers/backends.js';
+import { waitFor } from '../helpers/wait.js';
+import { counterValue, insertEvent, RecordingTarget } from './bridge-recorder.js';
+import { useServerSuite } from './server-harness.js';
 
 forEachBackend('event bridge: polling and routing', (backend) => {
-  const suite = useBridgeDatabase(backend);
+  const suite = useServerSuite(backend, { schema: 'daemon' });
   let db: Database;
   let producer: Database;
-  beforeEach(() => {
-    ({ db, producer } = suite);
+  beforeEach(async () => {
+    db = suite.db;
+    producer = await suite.connection();
   });
-  const start = (overrides = {}) => suite.start(overrides);
+  const start = (overrides = {}) => suite.startBridge(overrides);
 
   it('starts after the newest event: older rows are not sent and are marked processed', async () => {
     const old = await insertEvent(producer, { event_type: 'system_maintenance', target_type: 'broadcast', payload: { message: 'old' } });
@@ -20,10 +23,10 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     h.directory.add(t);
     expect(h.bridge.lastEventId()).to.equal(old);
     const fresh = await insertEvent(producer, { event_type: 'system_maintenance', target_type: 'broadcast', payload: { message: 'new' } });
-    await waitUntil(() => t.received.length === 1, 'the new broadcast arrives');
+    await waitFor(() => t.received.length === 1, 'the new broadcast arrives');
     await sleep(100);
     expect(t.ids()).to.deep.equal([fresh]);
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const rows = await db.knex(db.t.events).select('id', 'processed').orderBy('id');
       return rows.every((r: { processed: number }) => Number(r.processed) === 1);
     }, 'both rows are marked processed');
@@ -38,7 +41,7 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     expect(h.bridge.lastEventId()).to.equal(5);
     const id = await insertEvent(producer, { event_type: 'system_maintenance', target_type: 'broadcast' });
     expect(id).to.equal(6);
-    await waitUntil(() => t.received.length === 1, 'the first new event arrives without a gap to wait out', 3_000);
+    await waitFor(() => t.received.length === 1, 'the first new event arrives without a gap to wait out', 3_000);
   });
 
   it('routes user, folder, kb and broadcast events to exactly the connections that may see them', async () => {
@@ -57,7 +60,7 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     const kbEv = await insertEvent(producer, { event_type: 'kb_created', target_type: 'kb', target_id: null, payload: { kb_id: 3, label: 'How to' } });
     const allEv = await insertEvent(producer, { event_type: 'fields_updated', target_type: 'broadcast', payload: { action: 'added', label: 'PIN' } });
 
-    await waitUntil(() => dave.received.length === 1 && carol.received.length === 3, 'the last events arrive');
+    await waitFor(() => dave.received.length === 1 && carol.received.length === 3, 'the last events arrive');
     await sleep(150);
     expect(alice1.ids(), 'alice, subscribed to 10').to.deep.equal([userEv, folderEv, allEv]);
     expect(alice2.ids(), 'alice, second connection, no folder').to.deep.equal([userEv, allEv]);
@@ -85,32 +88,28 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     if (producer.client === 'mysql') {
       // The daemon's sessions run in -05:00, the producer's in +09:00, the server's is whatever it is.
       await producer.knex.raw(`SET GLOBAL time_zone = '-05:00'`);
-      let reader: Database | undefined;
-      let h: BridgeHarness | undefined;
       try {
-        reader = await openTestDatabase(suite.url);
+        const reader = await suite.connection();
         const [[tz]] = (await reader.knex.raw('SELECT @@session.time_zone AS tz')) as [[{ tz: string }]];
         expect(tz.tz).to.equal('-05:00');
-        h = await startBridge(reader);
+        const h = await suite.startBridge({}, reader);
         const t = new RecordingTarget(1);
         h.directory.add(t);
         await producer.knex.transaction(async (trx) => {
           await trx.raw(`SET time_zone = '+09:00'`);
           await trx.raw(`INSERT INTO ${db.t.events} (created_at, event_type, target_type, target_id, payload) VALUES (FROM_UNIXTIME(?), 'task_completed', 'user', 1, '{"task_id":1}')`, [when]);
         });
-        await waitUntil(() => t.received.length === 1, 'the event arrives');
+        await waitFor(() => t.received.length === 1, 'the event arrives');
         expect(t.received[0]!.frame.timestamp).to.equal(when);
       } finally {
-        await h?.bridge.stop();
         await producer.knex.raw(`SET GLOBAL time_zone = 'SYSTEM'`);
-        await reader?.close();
       }
     } else {
       const h = await start();
       const t = new RecordingTarget(1);
       h.directory.add(t);
       await producer.knex.raw(`INSERT INTO ${db.t.events} (created_at, event_type, target_type, target_id, payload) VALUES (datetime(?, 'unixepoch'), 'task_completed', 'user', 1, '{"task_id":1}')`, [when]);
-      await waitUntil(() => t.received.length === 1, 'the event arrives');
+      await waitFor(() => t.received.length === 1, 'the event arrives');
       expect(t.received[0]!.frame.timestamp).to.equal(when);
     }
   });
@@ -143,14 +142,14 @@ forEachBackend('event bridge: polling and routing', (backend) => {
       });
     }
     const good = await insertEvent(producer, { event_type: 'item_created', target_type: 'folder', target_id: 10, payload: { item_id: 9, folder_id: 10 } });
-    await waitUntil(() => alice.received.length === 1, 'the good event after the bad ones arrives');
+    await waitFor(() => alice.received.length === 1, 'the good event after the bad ones arrives');
     expect(alice.ids()).to.deep.equal([good]);
     expect(await counterValue(h.metrics, 'badEvents', { reason: 'invalid_payload' })).to.equal(1);
     expect(await counterValue(h.metrics, 'badEvents', { reason: 'missing_target_id' })).to.equal(2);
     expect(await counterValue(h.metrics, 'badEvents', { reason: 'unknown_target_type' })).to.equal(1);
     const warned = h.logger.lines.filter((l) => l.level === 'warn' && /^Skipping event/.test(l.message)).map((l) => l.meta?.event_id);
     expect(warned).to.deep.equal([badJson, noUser, noFolder, unknownTarget]);
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const rows = await db.knex(db.t.events).select('processed').whereIn('id', [badJson, noUser, noFolder, unknownTarget, good]);
       return rows.length === 5 && rows.every((r: { processed: number }) => Number(r.processed) === 1);
     }, 'bad rows are marked processed');
@@ -170,7 +169,7 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     const changed = await insertEvent(producer, { event_type: 'folder_permission_changed', target_type: 'user', target_id: 2, payload: { role_id: 4, folders: [10], access: 'none' } });
     await insertEvent(producer, { event_type: 'item_updated', target_type: 'folder', target_id: 10, payload: { item_id: 1, folder_id: 10 } });
     const after = await insertEvent(producer, { event_type: 'system_maintenance', target_type: 'broadcast', payload: { message: 'x' } });
-    await waitUntil(() => bob.received.length === 2, 'the broadcast after the revocation arrives');
+    await waitFor(() => bob.received.length === 2, 'the broadcast after the revocation arrives');
     expect(bob.ids()).to.deep.equal([changed, after]);
     expect(h.hooks.calls).to.deep.equal([{ hook: 'folderPermissionChanged', userId: 2, framesBefore: 1 }]);
   });
@@ -182,7 +181,7 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     const other = new RecordingTarget(6);
     h.directory.add(a, b, other);
     const id = await insertEvent(producer, { event_type: 'session_expired', target_type: 'user', target_id: 5, payload: { reason: 'account_disabled' } });
-    await waitUntil(() => h.hooks.calls.length === 1, 'the hook runs');
+    await waitFor(() => h.hooks.calls.length === 1, 'the hook runs');
     expect(h.hooks.calls[0]).to.deep.equal({ hook: 'sessionExpired', userId: 5, reason: 'account_disabled', framesBefore: 2 });
     expect(a.ids()).to.deep.equal([id]);
     expect(b.ids()).to.deep.equal([id]);
@@ -202,7 +201,7 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     for (let i = 0; i < 30; i += 1) {
       ids.push(await insertEvent(producer, { event_type: 'item_updated', target_type: 'folder', target_id: 10, payload: { item_id: i, folder_id: 10 } }));
     }
-    await waitUntil(() => targets.every((t) => t.received.length === 30), 'every bridge delivers all 30 events', 20_000);
+    await waitFor(() => targets.every((t) => t.received.length === 30), 'every bridge delivers all 30 events', 20_000);
     for (const t of targets) expect(t.ids()).to.deep.equal(ids);
   });
 
@@ -212,7 +211,7 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     h.directory.add(t);
     const rows = Array.from({ length: 50 }, (_, i) => ({ event_type: 'task_progress', target_type: 'user', target_id: 1, payload: JSON.stringify({ progress: i }) }));
     await producer.knex(db.t.events).insert(rows);
-    await waitUntil(() => t.received.length === 50, 'all 50 events arrive');
+    await waitFor(() => t.received.length === 50, 'all 50 events arrive');
     expect(t.received.map((r) => (r.frame.data as { progress: number }).progress)).to.deep.equal(rows.map((_, i) => i));
   });
 
@@ -226,14 +225,14 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     await sleep(300);
     expect(t.received).to.deep.equal([]);
     h.bridge.pollNow();
-    await waitUntil(() => t.received.length === 1, 'pollNow delivers', 3_000);
+    await waitFor(() => t.received.length === 1, 'pollNow delivers', 3_000);
     expect(t.ids()).to.deep.equal([id]);
   });
 
   it('reports health: reachable, small lag, the last event id', async () => {
     const h = await start();
     const id = await insertEvent(producer, { event_type: 'task_completed', target_type: 'user', target_id: 1 });
-    await waitUntil(() => h.bridge.lastEventId() === id, 'the poller passes the event');
+    await waitFor(() => h.bridge.lastEventId() === id, 'the poller passes the event');
     const health = h.bridge.health();
     expect(health.dbReachable).to.equal(true);
     expect(health.lastEventId).to.equal(id);

@@ -5,7 +5,6 @@ import {
   addFolder,
   addRole,
   assignRole,
-  createTeampassDatabase,
   issueToken,
   removeRole,
   seedUser,
@@ -13,11 +12,13 @@ import {
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
 import { PRECISE_CLOSE_CODES, type ConnectOptions, type Frame, type TestWsClient } from '../helpers/ws-client.js';
-import { insertEvent, waitUntil, type EventInput } from './bridge-recorder.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { waitFor } from '../helpers/wait.js';
+import { insertEvent, type EventInput } from './bridge-recorder.js';
+import { connected, useServerSuite, type TestServer } from './server-harness.js';
 
 /** The daemon core and the bridge together, over real websockets: what a TeamPass page sees. */
 forEachBackend('event bridge through the server', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let srv: TestServer;
   let folderA: number;
@@ -30,7 +31,7 @@ forEachBackend('event bridge through the server', (backend) => {
 
   beforeEach(async function () {
     this.timeout(60_000);
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+    db = suite.db;
     await setTeampassSetting(db, 'enable_kb', '1');
     folderA = await addFolder(db, { title: 'Servers' });
     folderB = await addFolder(db, { title: 'Network' });
@@ -42,12 +43,7 @@ forEachBackend('event bridge through the server', (backend) => {
     bobRole = await addRole(db, { [folderA]: 'W' });
     await assignRole(db, bob.id, bobRole);
     await assignRole(db, carol.id, await addRole(db, { [folderB]: 'W', [secret]: 'W' }));
-    srv = await startTestServer(db, { bridge: true, config: { poll_interval_ms: 30 } });
-  });
-
-  afterEach(async () => {
-    await srv.stop();
-    await db.close();
+    srv = await suite.start({ bridge: true, config: { poll_interval_ms: 30 } });
   });
 
   const open = async (user: SeededUser, query = '', options: ConnectOptions = {}) => {
@@ -155,7 +151,7 @@ forEachBackend('event bridge through the server', (backend) => {
     await emit({ event_type: 'task_progress', target_type: 'user', target_id: bob.id, payload: { progress: 2 } });
     const missedFolder = await emit({ event_type: 'item_updated', target_type: 'folder', target_id: folderA, payload: { item_id: 1, folder_id: folderA } });
     const missedAll = await emit({ event_type: 'fields_updated', target_type: 'broadcast', payload: { action: 'added' } });
-    await waitUntil(() => srv.bridge!.lastEventId() === missedAll, 'the poller passes the missed events');
+    await waitFor(() => srv.bridge!.lastEventId() === missedAll, 'the poller passes the missed events');
 
     const again = await open(alice, `&since=${seen}`);
     expect(again.frame.recovered).to.equal(true);
@@ -187,7 +183,7 @@ forEachBackend('event bridge through the server', (backend) => {
       await emit({ event_type: 'fields_updated', target_type: 'broadcast', payload: { action: 'added' } }),
     ];
     await emit({ event_type: 'item_updated', target_type: 'folder', target_id: secret, payload: { item_id: 4, folder_id: secret } });
-    await waitUntil(() => srv.bridge!.lastEventId() >= missed[3]!, 'the poller passes the missed events');
+    await waitFor(() => srv.bridge!.lastEventId() >= missed[3]!, 'the poller passes the missed events');
 
     // As TeamPass's client does: subscribe as soon as the socket opens, before the daemon has
     // answered `connected`; the first-message credential makes that order certain here.
@@ -212,7 +208,7 @@ forEachBackend('event bridge through the server', (backend) => {
   it('says recovered: false for an id older than the retained history', async () => {
     const ids: number[] = [];
     for (let i = 0; i < 3; i += 1) ids.push(await emit({ event_type: 'fields_updated', target_type: 'broadcast', payload: { i } }));
-    await waitUntil(() => srv.bridge!.lastEventId() === ids[2], 'dispatched');
+    await waitFor(() => srv.bridge!.lastEventId() === ids[2], 'dispatched');
     await db.knex(db.t.events).where('id', ids[0]).delete();
     const c = await open(alice, `&since=${ids[0]! - 1}`);
     expect(c.frame.recovered).to.equal(false);

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import type { Database } from '../../src/db/index.js';
-import { mariaDb } from '../helpers/mariadb.js';
-import { addFolder, createTeampassDatabase, grantFolder, issueToken, seedUser } from '../helpers/teampass-fixture.js';
+import { onMariaDb } from '../helpers/backends.js';
+import { addFolder, grantFolder, issueToken, seedUser } from '../helpers/teampass-fixture.js';
 import { steeredClient, type SteeredClient } from './node-client.js';
-import { startTestServer, waitFor, type TestServer } from './server-harness.js';
+import { useServerSuite, waitFor } from './server-harness.js';
 
 const FOLDER_EVENTS = 20_000;
 const DROPS = 20;
@@ -26,29 +25,21 @@ function random(seed: number): () => number {
  * user events and broadcasts, then each folder's): it must end with every event it may see,
  * each exactly once, and its resume point must never pass one it has not received.
  */
-describe('browser client: connection dropped during a 20,000-event replay [mariadb]', function () {
-  let db: Database;
-  let srv: TestServer | undefined;
+onMariaDb('browser client: connection dropped during a 20,000-event replay [mariadb]', (backend) => {
   let client: SteeredClient | undefined;
-
-  before(async function () {
-    this.timeout(120_000);
-    if (!(await mariaDb())) this.skip();
-  });
-  beforeEach(async () => {
-    db = await createTeampassDatabase(await (await mariaDb())!.createDatabase());
-  });
+  // Registered before the fixture's: the client stops before its server does.
   afterEach(async () => {
     await client?.stop();
-    await srv?.stop();
-    await db.close();
+    client = undefined;
   });
+  const suite = useServerSuite(backend);
 
   it(`ends with every event exactly once after ${DROPS} drops at random points`, async function () {
     this.timeout(180_000);
     const seed = Number(process.env.TEAMPASS_WS_TEST_SEED ?? Date.now() % 1_000_000);
     const rand = random(seed);
-    srv = await startTestServer(db, { bridge: true, config: { poll_batch_size: 2000, max_connections_per_user: 50 } });
+    const db = suite.db;
+    const srv = await suite.start({ bridge: true, config: { poll_batch_size: 2000, max_connections_per_user: 50 } });
     const user = await seedUser(db);
     const other = await seedUser(db);
     const [f1, f2, hidden] = [await addFolder(db), await addFolder(db), await addFolder(db)];
@@ -85,7 +76,7 @@ describe('browser client: connection dropped during a 20,000-event replay [maria
     const ids = (await db.knex(db.t.events).select('id').where('id', '>', resumeBefore).orderBy('id')).map((r: { id: number }) => Number(r.id));
     expect(ids).to.have.length(rows.length);
     const expected = ids.filter((_, i) => mine[i]);
-    await waitFor(() => srv!.bridge!.lastEventId() >= ids[ids.length - 1]!, 30_000);
+    await waitFor(() => srv!.bridge!.lastEventId() >= ids[ids.length - 1]!, 'the bridge passes every inserted event', 30_000);
 
     // Each reconnect replays everything after the resume point again: cut it at a random frame.
     const drops = Array.from({ length: DROPS }, () => 1 + Math.floor(rand() * expected.length));
@@ -93,11 +84,11 @@ describe('browser client: connection dropped during a 20,000-event replay [maria
     const loginsBefore = client.logins;
     client.comeBack();
     try {
-      await waitFor(() => client!.dropsLeft() === 0 && client!.dispatched.length >= expected.length, 150_000);
+      await waitFor(() => client!.dropsLeft() === 0 && client!.dispatched.length >= expected.length, 'every drop is made and every event dispatched', 150_000);
       // A last live event: any second copy of a replayed one would have come before it.
       const [live] = await db.knex(db.t.events).insert({ event_type: 'item_created', target_type: 'folder', target_id: f1, payload: JSON.stringify({ item_id: -1, folder_id: f1 }) });
       expected.push(Number(live));
-      await waitFor(() => client!.dispatched.some((m) => m.event_id === Number(live)), 10_000);
+      await waitFor(() => client!.dispatched.some((m) => m.event_id === Number(live)), 'the last live event is dispatched', 10_000);
     } catch (err) {
       throw new Error(`${(err as Error).message} (seed ${seed}, drops ${drops.join(',')})`);
     }

@@ -2,12 +2,11 @@ import { expect } from 'chai';
 import mysql from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config/index.js';
-import type { Database } from '../../src/db/index.js';
-import { mariaDb } from '../helpers/mariadb.js';
-import { addFolder, createTeampassDatabase, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
+import { onMariaDb } from '../helpers/backends.js';
+import { addFolder, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
 import { steeredClient, type SteeredClient } from './node-client.js';
-import { connected, startTestServer, waitFor, type TestServer } from './server-harness.js';
+import { connected, useServerSuite, waitFor } from './server-harness.js';
 
 /**
  * A producer whose transaction stays open (InnoDB has handed out its id, the row is not visible
@@ -15,36 +14,23 @@ import { connected, startTestServer, waitFor, type TestServer } from './server-h
  * delivered when it commits: live to the connections that are there, by recovery to the one that
  * was away, once each, with its event_id.
  */
-describe('serve: a slow producer transaction [mariadb]', function () {
-  let url: string;
-  let db: Database;
-  let srv: TestServer | undefined;
+onMariaDb('serve: a slow producer transaction [mariadb]', (backend) => {
   const conns: mysql.Connection[] = [];
   const steered: SteeredClient[] = [];
-
-  before(async function () {
-    this.timeout(120_000);
-    if (!(await mariaDb())) this.skip();
-  });
-  beforeEach(async () => {
-    url = await (await mariaDb())!.createDatabase();
-    db = await createTeampassDatabase(url);
-  });
+  // Registered before the fixture's: clients and producer connections end before the server stops.
   afterEach(async () => {
     for (const c of steered.splice(0)) await c.stop();
-    await srv?.stop();
-    srv = undefined;
     for (const c of conns.splice(0)) await c.end().catch(() => undefined);
-    await db.close();
   });
+  const suite = useServerSuite(backend);
 
   const producer = async () => {
-    const c = await mysql.createConnection(url);
+    const c = await mysql.createConnection(suite.url);
     conns.push(c);
     return c;
   };
   const insertOn = async (c: mysql.Connection, folder: number, label: string) => {
-    const [res] = await c.query(`INSERT INTO ${db.t.events} (event_type, target_type, target_id, payload) VALUES ('item_updated', 'folder', ?, ?)`, [
+    const [res] = await c.query(`INSERT INTO ${suite.db.t.events} (event_type, target_type, target_id, payload) VALUES ('item_updated', 'folder', ?, ?)`, [
       folder,
       JSON.stringify({ item_id: 1, folder_id: folder, label }),
     ]);
@@ -61,7 +47,8 @@ describe('serve: a slow producer transaction [mariadb]', function () {
   const NOT_HELD_MS = 4_000;
 
   async function holdOpen(holdMs: number, config: Partial<Config>): Promise<void> {
-    srv = await startTestServer(db, { bridge: true, config });
+    const db = suite.db;
+    const srv = await suite.start({ bridge: true, config });
     const folder = await addFolder(db);
     const other = await addFolder(db);
     const users: SeededUser[] = [];
@@ -91,7 +78,7 @@ describe('serve: a slow producer transaction [mariadb]', function () {
     do {
       const id = await insertOn(busy, folder, `other ${others.length}`);
       others.push(id);
-      await waitFor(() => eventIds(bob).includes(id) && dispatchedIds(alice).includes(id), NOT_HELD_MS);
+      await waitFor(() => eventIds(bob).includes(id) && dispatchedIds(alice).includes(id), 'bob and alice get the other event, not held behind the open one', NOT_HELD_MS);
       // The resume point of a client never passes an event it has not received.
       expect(alice.client.getLastEventId()).to.be.below(late);
       await sleep(100);
@@ -103,16 +90,16 @@ describe('serve: a slow producer transaction [mariadb]', function () {
     expect(daveResume).to.be.below(late);
     dave.goAway();
     await slow.query('COMMIT');
-    await waitFor(() => eventIds(bob).includes(late) && dispatchedIds(alice).includes(late), NOT_HELD_MS);
+    await waitFor(() => eventIds(bob).includes(late) && dispatchedIds(alice).includes(late), 'bob and alice get the late event once it commits', NOT_HELD_MS);
     const frame = bob.received.find((f) => f.event_id === late)!;
     expect(frame).to.deep.include({ type: 'event', event: 'item_updated' });
     expect(frame.data).to.deep.include({ label: 'slow transaction' });
 
     dave.comeBack();
-    await waitFor(() => dispatchedIds(dave).includes(late), 10_000);
+    await waitFor(() => dispatchedIds(dave).includes(late), 'dave gets the late event after coming back', 10_000);
     // One more event, so any second copy of the late one would have arrived before it.
     const last = await insertOn(busy, folder, 'last');
-    await waitFor(() => [alice, dave].every((c) => dispatchedIds(c).includes(last)) && eventIds(bob).includes(last), NOT_HELD_MS);
+    await waitFor(() => [alice, dave].every((c) => dispatchedIds(c).includes(last)) && eventIds(bob).includes(last), 'everyone gets the last event', NOT_HELD_MS);
     for (const ids of [eventIds(bob), dispatchedIds(alice), dispatchedIds(dave)]) {
       expect(count(ids, late), `the late event once in ${ids}`).to.equal(1);
       for (const id of [...others, last]) expect(count(ids, id), `event ${id} once`).to.equal(1);

@@ -1,13 +1,15 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { defaultConfig, type Config } from '../../src/config/index.js';
+import type { Config } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
 import { createMetrics, healthRoutes, type HealthBody, type Metrics } from '../../src/metrics/index.js';
 import type { FeedHealth, HttpRoute } from '../../src/server/delivery.js';
 import { forEachBackend, openTestDatabase } from '../helpers/backends.js';
 import { mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { parsePrometheusText } from '../helpers/prometheus.js';
+import { testConfig } from '../helpers/test-config.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Served {
   url: string;
@@ -34,13 +36,9 @@ async function getJson(url: string): Promise<{ status: number; body: HealthBody 
 
 /** Polls until the body says what is expected: the database probe answers are cached for a second. */
 async function waitForHealth(url: string, status: number, timeoutMs = 15_000): Promise<HealthBody> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await getJson(url);
-    if (r.status === status) return r.body;
-    if (Date.now() > deadline) throw new Error(`/healthz stayed ${r.status}: ${JSON.stringify(r.body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let last: { status: number; body: HealthBody } | undefined;
+  await waitFor(async () => (last = await getJson(url)).status === status, () => `/healthz answers ${status}; it stayed ${last?.status}: ${JSON.stringify(last?.body)}`, timeoutMs, 100);
+  return last!.body;
 }
 
 forEachBackend('/healthz and /metrics routes', (backend) => {
@@ -53,7 +51,7 @@ forEachBackend('/healthz and /metrics routes', (backend) => {
   beforeEach(async () => {
     db = await openTestDatabase(await backend().newDatabaseUrl());
     metrics = createMetrics();
-    config = { ...defaultConfig(), healthz_max_lag_ms: 5000 };
+    config = testConfig({ healthz_max_lag_ms: 5000 });
     feed = { dbReachable: true, pollLagMs: 120, lastEventId: 42 };
     served = await serve(healthRoutes({ metrics, health: () => feed, db, config, instanceId: 'test:1' }));
   });
@@ -135,7 +133,7 @@ describe('/healthz during a MariaDB outage', () => {
     if (!found) this.skip(); // only on a developer machine without MariaDB; CI=true fails instead
     server = found;
     db = await openTestDatabase(await server.createDatabase());
-    served = await serve(healthRoutes({ metrics: createMetrics(), health: () => undefined, db, config: defaultConfig() }));
+    served = await serve(healthRoutes({ metrics: createMetrics(), health: () => undefined, db, config: testConfig() }));
   });
   after(async () => {
     await served?.close();

@@ -7,6 +7,7 @@ import { WAKE_MESSAGE } from '../../src/ops/wake.js';
 import { cleanupTempDirs, tempDir } from '../helpers/backends.js';
 import { ROOT } from '../helpers/cli.js';
 import { freePort } from '../helpers/mariadb.js';
+import { waitFor } from '../helpers/wait.js';
 
 const WAKE_SCRIPT = path.join(ROOT, 'templates', 'teampass-ws-wake.php');
 
@@ -14,21 +15,10 @@ const WAKE_SCRIPT = path.join(ROOT, 'templates', 'teampass-ws-wake.php');
 async function listener(): Promise<{ port: number; received: string[]; until(pattern: string): Promise<void>; close(): void }> {
   const socket = dgram.createSocket('udp4');
   const received: string[] = [];
-  const waiters: Array<() => void> = [];
-  socket.on('message', (msg) => {
-    received.push(msg.toString());
-    for (const w of waiters.splice(0)) w();
-  });
+  socket.on('message', (msg) => received.push(msg.toString()));
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  const until = async (text: string) => {
-    const deadline = Date.now() + 10_000;
-    while (!received.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`no datagram "${text}"; got ${JSON.stringify(received)}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-    }
+  const until = async (text: string): Promise<void> => {
+    await waitFor(() => received.includes(text), () => `a datagram "${text}"; got ${JSON.stringify(received)}`);
   };
   return { port: socket.address().port, received, until, close: () => socket.close() };
 }
@@ -70,16 +60,7 @@ describe("PHP wake-up script (templates/teampass-ws-wake.php) with PHP's own int
     });
     try {
       const url = `http://127.0.0.1:${port}/items.queries.php`;
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        try {
-          await fetch(url);
-          break;
-        } catch (err) {
-          if (Date.now() > deadline) throw err;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
+      await waitFor(() => fetch(url).then(() => true, () => false), `php -S answers on ${url}`, 15_000, 100);
       const get = await fetch(url);
       expect(await get.text()).to.equal('done');
       const post = await fetch(url, { method: 'POST', body: 'type=new_item' });

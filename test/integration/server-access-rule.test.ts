@@ -6,27 +6,27 @@ import {
   addFolder,
   addRole,
   assignRole,
-  createTeampassDatabase,
   forbidFolder,
   grantFolder,
   seedUser,
   setRoleFolder,
   setTeampassSetting,
 } from '../helpers/teampass-fixture.js';
+import { useServerSuite } from './server-harness.js';
 
 const SCENARIOS = 25;
 const sorted = (ids: Iterable<number>): number[] => [...ids].sort((x, y) => x - y);
 
 forEachBackend("folder access: TeamPass's rule", (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let settings: MiscSettings;
 
   beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+    db = suite.db;
     settings = new MiscSettings(db);
     await settings.refresh();
   });
-  afterEach(async () => db.close());
 
   const access = async (userId: number) => computeFolderAccess(db, settings, userId);
 
@@ -107,8 +107,8 @@ forEachBackend("folder access: TeamPass's rule", (backend) => {
     await setTeampassSetting(db, 'enable_pf_feature', '1');
     await settings.refresh();
     const a = await access(user.id);
-    expect([...a.folders].sort((x, y) => x - y)).to.deep.equal([mine, mineChild]);
-    expect([...a.personal].sort((x, y) => x - y)).to.deep.equal([mine, mineChild]);
+    expect(sorted(a.folders)).to.deep.equal(sorted([mine, mineChild]));
+    expect(sorted(a.personal)).to.deep.equal(sorted([mine, mineChild]));
     expect(a.folders.has(theirs)).to.equal(false);
   });
 
@@ -123,7 +123,7 @@ forEachBackend("folder access: TeamPass's rule", (backend) => {
     await grantFolder(db, user.id, root);
     await assignRole(db, user.id, await addRole(db, { [sharedChild]: 'W', [personalChild]: 'W' }));
     const a = await access(user.id);
-    expect(sorted(a.folders)).to.deep.equal([root, sharedChild]);
+    expect(sorted(a.folders)).to.deep.equal(sorted([root, sharedChild]));
     expect(a.personal.size).to.equal(0);
     expect(a.folders.has(ungranted)).to.equal(false);
   });
@@ -138,8 +138,8 @@ forEachBackend("folder access: TeamPass's rule", (backend) => {
     const deeper = await addFolder(db, { parentId: grandchild, title: 'Flag 0 again' });
     await forbidFolder(db, user.id, child);
     const a = await access(user.id);
-    expect(sorted(a.folders)).to.deep.equal([root, child, grandchild, deeper]);
-    expect(sorted(a.personal)).to.deep.equal([root, child, grandchild, deeper]);
+    expect(sorted(a.folders)).to.deep.equal(sorted([root, child, grandchild, deeper]));
+    expect(sorted(a.personal)).to.deep.equal(sorted([root, child, grandchild, deeper]));
   });
 
   it("never grants another user's personal folder, even through a role or a direct grant", async () => {
@@ -169,7 +169,7 @@ forEachBackend("folder access: TeamPass's rule", (backend) => {
     const own = await addFolder(db, { ownerId: admin.id });
     const a = await access(admin.id);
     expect(a.isAdmin).to.equal(true);
-    expect([...a.folders].sort((x, y) => x - y)).to.deep.equal(shared);
+    expect(sorted(a.folders)).to.deep.equal(sorted(shared));
     expect(a.folders.has(own)).to.equal(false);
   });
 

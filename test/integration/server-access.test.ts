@@ -219,7 +219,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
         await waitFor(async () => {
           await new Promise((r) => setTimeout(r, 300));
           return (await client.request({ action: 'get_stats' })).error_code === 'forbidden';
-        }, 5000);
+        }, 'get_stats is refused once the user is no longer an administrator', 5000);
       });
     });
 

@@ -7,7 +7,6 @@ import {
   addKb,
   addRole,
   assignRole,
-  createTeampassDatabase,
   issueToken,
   lockItem,
   lockKb,
@@ -16,26 +15,23 @@ import {
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, type TestServer } from './server-harness.js';
+import { connected, useServerSuite, type TestServer } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
 forEachBackend('serve: every client action, reply shapes as the PHP daemon', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let srv: TestServer;
   let folder: number;
   let user: SeededUser;
 
   beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+    db = suite.db;
     folder = await addFolder(db, { title: 'Shared' });
     user = await seedUser(db, { login: 'alice', name: 'Alice', lastname: 'Martin' });
     await assignRole(db, user.id, await addRole(db, { [folder]: 'W' }));
-    srv = await startTestServer(db);
-  });
-  afterEach(async () => {
-    await srv.stop();
-    await db.close();
+    srv = await suite.start();
   });
 
   const open = async (who: SeededUser = user): Promise<TestWsClient> => {
@@ -114,7 +110,7 @@ forEachBackend('serve: every client action, reply shapes as the PHP daemon', (ba
   it('refuses kb actions without kb_id with forbidden when the KB is closed to the user (admins), else invalid_request', async () => {
     await setTeampassSetting(db, 'enable_kb', '1');
     await srv.stop();
-    srv = await startTestServer(db);
+    srv = await suite.start();
     const admin = await open(await seedUser(db, { admin: true }));
     for (const action of ['start_kb_view', 'renew_kb_lock']) {
       expect((await admin.request({ action, data: {} })).error_code, `admin ${action}`).to.equal('forbidden');
@@ -127,7 +123,7 @@ forEachBackend('serve: every client action, reply shapes as the PHP daemon', (ba
   it('subscribe / unsubscribe the KB channel (enable_kb = 1), with locked_kbs', async () => {
     await setTeampassSetting(db, 'enable_kb', '1');
     await srv.stop();
-    srv = await startTestServer(db);
+    srv = await suite.start();
     const other = await seedUser(db, { login: 'bob' });
     const kb = await addKb(db);
     await lockKb(db, { kbId: kb, userId: other.id });
@@ -159,7 +155,7 @@ forEachBackend('serve: every client action, reply shapes as the PHP daemon', (ba
     expect(refused.message).to.match(/enable_kb/);
     await setTeampassSetting(db, 'enable_kb', '1');
     await srv.stop();
-    srv = await startTestServer(db);
+    srv = await suite.start();
     const admin = await open(await seedUser(db, { admin: true }));
     expect((await admin.request({ action: 'subscribe', channel: 'kb' })).error_code).to.equal('forbidden');
     expect((await (await open()).request({ action: 'subscribe', channel: 'kb' })).action).to.equal('subscribed');
@@ -204,7 +200,7 @@ forEachBackend('serve: every client action, reply shapes as the PHP daemon', (ba
   it('get_stats for admins only', async () => {
     await setTeampassSetting(db, 'enable_kb', '1');
     await srv.stop();
-    srv = await startTestServer(db);
+    srv = await suite.start();
     const alice = await open();
     await alice.request({ action: 'subscribe', channel: 'folder', data: { folder_id: folder } });
     await alice.request({ action: 'subscribe', channel: 'kb' });
@@ -248,7 +244,7 @@ forEachBackend('serve: every client action, reply shapes as the PHP daemon', (ba
     expect((await client.request({ action: 'renew_kb_lock', data: { kb_id: kb } })).error_code, 'no enable_kb').to.equal('forbidden');
     await setTeampassSetting(db, 'enable_kb', '1');
     await srv.stop();
-    srv = await startTestServer(db);
+    srv = await suite.start();
     const again = await open();
     expect((await again.request({ action: 'renew_kb_lock', data: { kb_id: kb } })).error_code).to.equal('no_lock');
     await lockKb(db, { kbId: kb, userId: user.id, ageSec: 100 });

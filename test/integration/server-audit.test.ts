@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
-import { createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
+import { issueToken, seedUser } from '../helpers/teampass-fixture.js';
 import { PRECISE_CLOSE_CODES } from '../helpers/ws-client.js';
-import { connected, startTestServer, waitFor, waitForLog, type TestServer } from './server-harness.js';
+import { connected, useServerSuite, waitFor, waitForLog, type TestServer } from './server-harness.js';
 
 interface ConnectionRow {
   user_id: number;
@@ -17,15 +17,12 @@ interface ConnectionRow {
 }
 
 forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let srv: TestServer;
 
   beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
-  });
-  afterEach(async () => {
-    await srv.stop();
-    await db.close();
+    db = suite.db;
   });
 
   const rows = async () => (await db.knex(db.t.connections).select('*').orderBy('id')) as ConnectionRow[];
@@ -37,7 +34,7 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
       { user_id: user.id, resource_id: 'web1:8081-7', ip_address: '127.0.0.1' },
       { user_id: user.id, resource_id: 'web1:80800-1', ip_address: '127.0.0.1' },
     ]);
-    srv = await startTestServer(db, { instanceId: 'web1:8080' });
+    srv = await suite.start({ instanceId: 'web1:8080' });
     const open = (await rows()).filter((r) => r.disconnected_at === null).map((r) => r.resource_id);
     expect(open).to.deep.equal(['web1:8081-7', 'web1:80800-1']);
     await waitForLog(srv, (l) => l.message === 'Closed connection rows an earlier run of this daemon left open' && l.rows === 1);
@@ -47,7 +44,7 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
   });
 
   it('records each connection in websocket_connections with the client address behind a trusted proxy', async () => {
-    srv = await startTestServer(db);
+    srv = await suite.start();
     const user = await seedUser(db);
     const client = await srv.client(`?token=${await issueToken(db, user.id)}`, {
       headers: { 'X-Forwarded-For': '198.51.100.4, 10.0.0.1', 'User-Agent': 'Mozilla/5.0 (test)' },
@@ -63,18 +60,18 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
   });
 
   it('walks X-Forwarded-For past every trusted proxy, and ignores it from an untrusted peer', async () => {
-    srv = await startTestServer(db, { config: { trusted_proxies: ['127.0.0.1', '10.0.0.0/8'] } });
+    srv = await suite.start({ config: { trusted_proxies: ['127.0.0.1', '10.0.0.0/8'] } });
     const user = await seedUser(db);
     await connected(await srv.client(`?token=${await issueToken(db, user.id)}`, { headers: { 'X-Forwarded-For': '198.51.100.4, 10.0.0.1' } }));
     await srv.stop();
-    srv = await startTestServer(db, { config: { trusted_proxies: [] } });
+    srv = await suite.start({ config: { trusted_proxies: [] } });
     await connected(await srv.client(`?token=${await issueToken(db, user.id)}`, { headers: { 'X-Forwarded-For': '198.51.100.4' } }));
     await waitFor(async () => (await rows()).length === 2);
     expect((await rows()).map((r) => r.ip_address)).to.deep.equal(['198.51.100.4', '127.0.0.1']);
   });
 
   it('logs connects, disconnects and failures without any token', async () => {
-    srv = await startTestServer(db, { config: { jwt_secret: 'log-secret' } });
+    srv = await suite.start({ config: { jwt_secret: 'log-secret' } });
     const user = await seedUser(db, { login: 'carol' });
     const token = await issueToken(db, user.id);
     const client = await srv.client(`?token=${token}`);
@@ -99,7 +96,7 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
   });
 
   it('stop(): refuses new clients, closes the others (1001 when asked for, else 1000), marks their rows disconnected; twice is safe', async () => {
-    srv = await startTestServer(db);
+    srv = await suite.start();
     const users = [await seedUser(db), await seedUser(db)];
     const clients = [];
     for (const [i, u] of users.entries()) {

@@ -10,27 +10,27 @@ import { forEachBackend } from '../helpers/backends.js';
 import { makeTeampassInstall } from '../helpers/teampass-install.js';
 import {
   addApiSession,
-  createTeampassDatabase,
   issueToken,
   revokeApiSession,
   seedUser,
   setTeampassSetting,
   tokenRow,
 } from '../helpers/teampass-fixture.js';
+import { useServerSuite } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 const API_SECRET = 'teampass-3.2-api-jwt-secret';
 const CPASSMAN_URL = 'https://teampass.example.test';
 
 forEachBackend('authentication: credentials against the database', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let settings: MiscSettings;
 
   beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+    db = suite.db;
     settings = new MiscSettings(db);
   });
-  afterEach(async () => db.close());
 
   async function authenticator(o: { mode?: TokenMode; configSecret?: string; teampass?: TeampassSettings } = {}): Promise<Authenticator> {
     await settings.refresh();

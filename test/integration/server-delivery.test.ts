@@ -2,24 +2,21 @@ import { expect } from 'chai';
 import type { Database } from '../../src/db/index.js';
 import type { DeliveryTarget } from '../../src/server/index.js';
 import { forEachBackend } from '../helpers/backends.js';
-import { addFolder, createTeampassDatabase, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
+import { addFolder, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
 import { PRECISE_CLOSE_CODES, type ConnectOptions, type TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, waitForLog, type TestServer } from './server-harness.js';
+import { connected, useServerSuite, waitFor, waitForLog, type TestServer } from './server-harness.js';
 
 const frame = (id: number, pad = '') => JSON.stringify({ type: 'event', event: 'task_progress', data: { n: id, pad }, timestamp: 0, event_id: id });
 
 forEachBackend('serve: event delivery to a connection', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let srv: TestServer;
   let user: SeededUser;
 
   beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+    db = suite.db;
     user = await seedUser(db);
-  });
-  afterEach(async () => {
-    await srv.stop();
-    await db.close();
   });
 
   const open = async (query = '', options: ConnectOptions = {}): Promise<{ client: TestWsClient; first: Record<string, unknown> }> => {
@@ -35,7 +32,7 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
 
   describe('through the DeliveryTarget seam', () => {
     beforeEach(async () => {
-      srv = await startTestServer(db);
+      srv = await suite.start();
     });
 
     it('sends each id once, a late one too', async () => {
@@ -81,7 +78,7 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
 
     it('closes a client that stops reading with 4503 once it is max_buffered_bytes behind, and counts it', async () => {
       await srv.stop();
-      srv = await startTestServer(db, { config: { max_buffered_bytes: 256 * 1024 } });
+      srv = await suite.start({ config: { max_buffered_bytes: 256 * 1024 } });
       const slow = (await open('', PRECISE_CLOSE_CODES)).client;
       const healthy = (await open()).client;
       const [slowTarget, healthyTarget] = [...srv.server.directory.byUser(user.id)];
@@ -106,7 +103,7 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
 
   describe('recovery with the event bridge', () => {
     beforeEach(async () => {
-      srv = await startTestServer(db, { bridge: true });
+      srv = await suite.start({ bridge: true });
     });
 
     const insert = async (rows: Array<{ type: string; target: string; targetId: number | null; payload?: object }>) => {
@@ -115,12 +112,8 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
         const [id] = await db.knex(db.t.events).insert({ event_type: r.type, target_type: r.target, target_id: r.targetId, payload: JSON.stringify(r.payload ?? {}) });
         ids.push(Number(id));
       }
-      const last = ids[ids.length - 1];
-      const deadline = Date.now() + 5000;
-      while (srv.bridge!.lastEventId() < last) {
-        if (Date.now() > deadline) throw new Error('the bridge did not poll the events');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const last = ids[ids.length - 1]!;
+      await waitFor(() => srv.bridge!.lastEventId() >= last, 'the bridge polls the events');
       return ids;
     };
 
@@ -172,7 +165,7 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
 
   describe('without an event bridge', () => {
     it('reports last_event_id 0 and recovered: false', async () => {
-      srv = await startTestServer(db);
+      srv = await suite.start();
       const { client, first } = await open('&since=10');
       expect(first).to.deep.include({ last_event_id: 0, recovered: false });
       const kbless = await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: 1, since_event_id: 3 } });

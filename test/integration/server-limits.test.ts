@@ -362,7 +362,7 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       await connected(dead);
       // Reading nothing, it answers neither the pings nor the close frame.
       dead.pauseReading();
-      await waitFor(() => [...suite.srv!.server.directory.all()].length === 0, 10_000);
+      await waitFor(() => [...suite.srv!.server.directory.all()].length === 0, 'the dead peer destroyed', 10_000);
       expect(dead.isClosed, 'the client never read a close frame').to.equal(false);
     });
   });

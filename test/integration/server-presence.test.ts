@@ -7,7 +7,6 @@ import {
   addKb,
   addRole,
   assignRole,
-  createTeampassDatabase,
   eventRows,
   issueToken,
   lockItem,
@@ -17,11 +16,12 @@ import {
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, waitFor, type TestServer } from './server-harness.js';
+import { connected, useServerSuite, waitFor, type TestServer } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
 forEachBackend('serve: presence and edition locks', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let srv: TestServer;
   let folder: number;
@@ -30,7 +30,7 @@ forEachBackend('serve: presence and edition locks', (backend) => {
   let bob: SeededUser;
 
   beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+    db = suite.db;
     await setTeampassSetting(db, 'enable_kb', '1');
     folder = await addFolder(db);
     item = await addItem(db, { folderId: folder, label: 'Router' });
@@ -39,11 +39,7 @@ forEachBackend('serve: presence and edition locks', (backend) => {
     const role = await addRole(db, { [folder]: 'W' });
     await assignRole(db, alice.id, role);
     await assignRole(db, bob.id, role);
-    srv = await startTestServer(db);
-  });
-  afterEach(async () => {
-    await srv.stop();
-    await db.close();
+    srv = await suite.start();
   });
 
   const open = async (who: SeededUser, subscribe = true): Promise<TestWsClient> => {
@@ -184,7 +180,7 @@ forEachBackend('serve: presence and edition locks', (backend) => {
     it('counts connections across daemons: closing a tab on one keeps the locks held through another', async () => {
       await setTeampassSetting(db, 'websocket_enabled', '1');
       await lockItem(db, { itemId: item, userId: alice.id });
-      const other = await startTestServer(db, { instanceId: 'other-daemon' });
+      const other = await suite.start({ instanceId: 'other-daemon' });
       try {
         const onOther = await other.client(`?token=${await issueToken(db, alice.id)}`);
         await connected(onOther);

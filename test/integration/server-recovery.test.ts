@@ -1,25 +1,22 @@
 import { expect } from 'chai';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
-import { addFolder, createTeampassDatabase, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
+import { addFolder, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, waitFor, type TestServer } from './server-harness.js';
+import { connected, useServerSuite, waitFor, type TestServer } from './server-harness.js';
 
 forEachBackend('serve: recovery of a connection opened with ?since=', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let srv: TestServer;
   let user: SeededUser;
   let folder: number;
 
   beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+    db = suite.db;
     user = await seedUser(db);
     folder = await addFolder(db);
     await grantFolder(db, user.id, folder);
-  });
-  afterEach(async () => {
-    await srv?.stop();
-    await db.close();
   });
 
   const insert = async (rows: Array<{ type: string; target: string; targetId: number | null; payload?: unknown }>) => {
@@ -39,7 +36,7 @@ forEachBackend('serve: recovery of a connection opened with ?since=', (backend) 
     let since: number;
     let missed: number[];
     beforeEach(async () => {
-      srv = await startTestServer(db, { bridge: true });
+      srv = await suite.start({ bridge: true });
       since = srv.bridge!.lastEventId();
       missed = await insert(folderEvents(3));
     });
@@ -81,7 +78,7 @@ forEachBackend('serve: recovery of a connection opened with ?since=', (backend) 
 
   describe('events over max_event_bytes', () => {
     it('are skipped at the poller, logged and counted, and not replayed to a recovering client', async () => {
-      srv = await startTestServer(db, { bridge: true, config: { max_event_bytes: 2048 } });
+      srv = await suite.start({ bridge: true, config: { max_event_bytes: 2048 } });
       const client = await srv.client(`?token=${await issueToken(db, user.id)}`);
       await connected(client);
       await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: folder } });

@@ -4,7 +4,6 @@ import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
 import {
   addApiSession,
-  createTeampassDatabase,
   issueToken,
   logout,
   revokeApiSession,
@@ -14,23 +13,20 @@ import {
   type SeededUser,
 } from '../helpers/teampass-fixture.js';
 import { PRECISE_CLOSE_CODES, type TestWsClient } from '../helpers/ws-client.js';
-import { connected, startTestServer, waitFor, waitForLog, type TestServer } from './server-harness.js';
+import { connected, useServerSuite, waitFor, waitForLog, type TestServer } from './server-harness.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
 forEachBackend('serve: TeamPass session validity', (backend) => {
+  const suite = useServerSuite(backend);
   let db: Database;
   let srv: TestServer;
   let user: SeededUser;
 
   beforeEach(async () => {
-    db = await createTeampassDatabase(await backend().newDatabaseUrl());
+    db = suite.db;
     user = await seedUser(db);
-    srv = await startTestServer(db, { config: { session_check_sec: 1, jwt_secret: 'cfg-secret' } });
-  });
-  afterEach(async () => {
-    await srv.stop();
-    await db.close();
+    srv = await suite.start({ config: { session_check_sec: 1, jwt_secret: 'cfg-secret' } });
   });
 
   /** Offers the subprotocol: these clients see 4401 when their session ends. */

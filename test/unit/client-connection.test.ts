@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { TeamPassServerError, TeamPassWebSocket } from '../../src/client/teampass-websocket.js';
 import type { SocketConstructor } from '../../src/client/types.js';
-import { ClientHarness, clientFixture, quietLogger, TOKEN, waitUntil } from './client-harness.js';
+import { ClientHarness, clientFixture, quietLogger, TOKEN } from './client-harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('browser client: login, requests and events (real sockets)', () => {
   const fx = clientFixture({ reconnectInterval: 20 });
@@ -90,7 +91,7 @@ describe('browser client: login, requests and events (real sockets)', () => {
     await conn.nextFrame((f) => f.action === 'pong');
     const ping = await conn.nextFrame((f) => f.action === 'ping');
     expect(ping.request_id).to.match(/^req_/);
-    await waitUntil(() => conn.framesWith('ping').length >= 3, 5000, 'three pings');
+    await waitFor(() => conn.framesWith('ping').length >= 3, 'three pings', 5000, 10);
   });
 
   it('dispatches each event to its handlers and to *, once per event_id', async () => {
@@ -105,14 +106,14 @@ describe('browser client: login, requests and events (real sockets)', () => {
     const e = fx.server.publish('item_created', { item_id: 1, folder_id: 2, label: 'db' });
     fx.server.sendEvent(conn, e); // the same row again, as an overlapping replay would send it
     fx.server.publish('item_updated', { item_id: 1, folder_id: 2, label: 'db2' });
-    await waitUntil(() => all.some(([n]) => n === 'item_updated'), 5000, 'item_updated');
+    await waitFor(() => all.some(([n]) => n === 'item_updated'), 'item_updated', 5000, 10);
     expect(created).to.deep.equal([[{ item_id: 1, folder_id: 2, label: 'db' }, { event: 'item_created', event_id: 1, timestamp: 1_700_000_001 }]]);
     expect(all.filter(([n]) => n === 'item_created')).to.have.length(1);
     expect(c.getLastEventId()).to.equal(2);
 
     c.off('item_created', onCreated);
     fx.server.publish('item_created', { item_id: 3 });
-    await waitUntil(() => all.filter(([n]) => n === 'item_created').length === 2, 5000, 'second item_created');
+    await waitFor(() => all.filter(([n]) => n === 'item_created').length === 2, 'second item_created', 5000, 10);
     expect(created).to.have.length(1);
   });
 
@@ -122,7 +123,7 @@ describe('browser client: login, requests and events (real sockets)', () => {
     c.on('server_error', (m: { error_code: string }) => errors.push(m));
     await c.connect();
     (await fx.server.connection(0)).send({ type: 'error', error_code: 'invalid_json', message: 'Invalid JSON' });
-    await waitUntil(() => errors.length === 1, 5000, 'server_error');
+    await waitFor(() => errors.length === 1, 'server_error', 5000, 10);
     expect(errors[0].error_code).to.equal('invalid_json');
   });
 
@@ -198,7 +199,7 @@ describe('browser client: login, requests and events (real sockets)', () => {
         (e: Error) => e,
       );
       expect(err?.message).to.equal('Disconnected by client');
-      await waitUntil(() => conn.closed && closes.length === 1, 5000, 'the close');
+      await waitFor(() => conn.closed && closes.length === 1, 'the close', 5000, 10);
       expect(closes).to.deep.equal([1000]);
       expect(reconnecting).to.deep.equal([]);
       expect(c.isConnectedNow()).to.equal(false);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TeamPassWebSocket } from '../../src/client/teampass-websocket.js';
 import type { SocketConstructor, TeamPassWebSocketOptions } from '../../src/client/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * A small server speaking TeamPass's wire protocol over real sockets, scripted per test: enough
@@ -32,7 +33,6 @@ export class ServerConnection {
   readonly folders = new Set<number>();
   authenticated = false;
   closed = false;
-  private readonly waiters = new Set<() => void>();
 
   constructor(
     readonly socket: WebSocket,
@@ -43,11 +43,9 @@ export class ServerConnection {
     this.query = new URL(path, 'ws://x').searchParams;
     socket.on('message', (raw) => {
       this.frames.push(JSON.parse(String(raw)) as ClientFrame);
-      this.wake();
     });
     socket.on('close', () => {
       this.closed = true;
-      this.wake();
     });
   }
 
@@ -61,16 +59,7 @@ export class ServerConnection {
 
   /** Resolves with the first frame (past or future) matching `match`. */
   nextFrame(match: (f: ClientFrame) => boolean, timeoutMs = 5000): Promise<ClientFrame> {
-    return waitUntil(() => this.frames.find(match), timeoutMs, `a frame from the client`, (w) => this.addWaiter(w));
-  }
-
-  private addWaiter(w: () => void): () => void {
-    this.waiters.add(w);
-    return () => this.waiters.delete(w);
-  }
-
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
+    return waitFor(() => this.frames.find(match), 'a frame from the client', timeoutMs, 10);
   }
 }
 
@@ -92,7 +81,6 @@ export class ClientHarness {
   /** Folders this server refuses with `forbidden`, as the daemon does without access. */
   readonly forbiddenFolders = new Set<number>();
   private wss: WebSocketServer | null = null;
-  private readonly waiters = new Set<() => void>();
   private reconnectCounter = 0;
   port = 0;
 
@@ -113,9 +101,6 @@ export class ClientHarness {
       const conn = new ServerConnection(socket, req.url ?? '/', String(req.headers['sec-websocket-protocol'] ?? ''));
       this.connections.push(conn);
       if (this.options.auto !== false) this.serve(conn);
-      socket.on('message', () => this.wake());
-      socket.on('close', () => this.wake());
-      this.wake();
     });
     this.wss = wss;
     return this;
@@ -159,7 +144,7 @@ export class ClientHarness {
   }
 
   connection(index: number, timeoutMs = 5000): Promise<ServerConnection> {
-    return waitUntil(() => this.connections[index], timeoutMs, `connection #${index + 1}`, (w) => this.addWaiter(w));
+    return waitFor(() => this.connections[index], `connection #${index + 1}`, timeoutMs, 10);
   }
 
   private serve(conn: ServerConnection): void {
@@ -209,45 +194,6 @@ export class ClientHarness {
       }
     });
   }
-
-  private addWaiter(w: () => void): () => void {
-    this.waiters.add(w);
-    return () => this.waiters.delete(w);
-  }
-
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
-  }
-}
-
-/**
- * Resolves with the first truthy value of `probe`, re-checked whenever `subscribe`'s source
- * wakes it and every 10 ms besides; rejects after `timeoutMs` naming what it waited for.
- */
-export function waitUntil<T>(
-  probe: () => T | undefined | null | false,
-  timeoutMs = 5000,
-  what = 'a condition',
-  subscribe?: (wake: () => void) => () => void,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let unsubscribe: (() => void) | undefined;
-    const finish = (value?: T, err?: Error) => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      unsubscribe?.();
-      if (err) reject(err);
-      else resolve(value as T);
-    };
-    const check = () => {
-      const value = probe();
-      if (value) finish(value);
-    };
-    const timer = setTimeout(() => finish(undefined, new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-    const poll = setInterval(check, 10);
-    unsubscribe = subscribe?.(check);
-    check();
-  });
 }
 
 /** A logger that keeps what the client prints out of the test output, for assertions. */

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { AuthFailedInfo } from '../../src/client/types.js';
-import { ClientHarness, clientFixture, TOKEN, waitUntil } from './client-harness.js';
+import { ClientHarness, clientFixture, TOKEN } from './client-harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('browser client: reconnecting (real sockets)', () => {
   const fx = clientFixture({ reconnectInterval: 20, reconnectJitter: 0 });
@@ -14,7 +15,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     await c.connect();
     await c.subscribeToFolder(3);
     fx.server.publish('item_created', { folder_id: 3 });
-    await waitUntil(() => received.length === 1, 5000, 'the first event');
+    await waitFor(() => received.length === 1, 'the first event', 5000, 10);
     const firstToken = c.reconnectToken;
 
     await fx.server.stop();
@@ -25,17 +26,17 @@ describe('browser client: reconnecting (real sockets)', () => {
     fx.server.publish('item_deleted', { folder_id: 3 }, { live: false });
     await fx.server.start();
 
-    const back = await waitUntil(() => fx.server.connections.find((conn, i) => i > 0 && conn.authenticated), 10_000, 'the reconnect');
+    const back = await waitFor(() => fx.server.connections.find((conn, i) => i > 0 && conn.authenticated), 'the reconnect', 10_000, 10);
     expect(back.query.get('token'), 'logs in with the reconnect_token, not the page token').to.equal(firstToken);
     expect(back.query.get('since')).to.equal('1');
     const resubscribe = await back.nextFrame((f) => f.action === 'subscribe');
     expect(resubscribe.data).to.deep.equal({ folder_id: 3, since_event_id: 1 });
     // The login replays the user event (3) first, the resubscribe then the folder's (2, 3 again, 5):
     // the client hands them over in the order they were written, once each.
-    await waitUntil(() => received.length === 4, 5000, 'the missed events');
+    await waitFor(() => received.length === 4, 'the missed events', 5000, 10);
     fx.server.sendEvent(back, fx.server.events[4]);
     fx.server.publish('item_created', { folder_id: 3 });
-    await waitUntil(() => received.length === 5, 5000, 'the live event');
+    await waitFor(() => received.length === 5, 'the live event', 5000, 10);
     expect(received).to.deep.equal([
       ['item_created', 1],
       ['item_updated', 2],
@@ -72,7 +73,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     const first = await fx.server.connection(0);
     first.socket.terminate();
     const second = await fx.server.connection(1);
-    await waitUntil(() => second.framesWith('subscribe').length >= 3, 5000, 'the resubscribes');
+    await waitFor(() => second.framesWith('subscribe').length >= 3, 'the resubscribes', 5000, 10);
     await c.send({ action: 'get_status' });
     const subs = second.framesWith('subscribe').map((f) => (f.channel === 'kb' ? 'kb:0' : `folder:${String(f.data?.folder_id)}`));
     expect(subs.sort()).to.deep.equal(['folder:3', 'folder:8', 'kb:0']);
@@ -102,7 +103,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     c.onReconnecting((_attempt, delay) => delays.push(delay)).on('reconnect_failed', (d: unknown) => failed.push(d));
     await c.connect();
     await fx.server.stop();
-    await waitUntil(() => failed.length === 1, 10_000, 'reconnect_failed');
+    await waitFor(() => failed.length === 1, 'reconnect_failed', 10_000, 10);
     expect(delays).to.deep.equal([20, 30, 45, 60, 60]);
     expect(failed).to.deep.equal([{ attempts: 5 }]);
     expect(fx.server.connections).to.have.length(1);
@@ -114,7 +115,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     c.onReconnecting((_attempt, delay) => delays.push(delay));
     await c.connect();
     await fx.server.stop();
-    await waitUntil(() => delays.length === 2, 5000, 'two attempts');
+    await waitFor(() => delays.length === 2, 'two attempts', 5000, 10);
     expect(delays).to.deep.equal([20, 30]);
   });
 
@@ -131,7 +132,7 @@ describe('browser client: reconnecting (real sockets)', () => {
         for (const conn of rude.connections) if (!conn.closed) conn.socket.close(1011, 'Internal error');
       }, 5);
       try {
-        await waitUntil(() => failed.length === 1, 10_000, 'reconnect_failed');
+        await waitFor(() => failed.length === 1, 'reconnect_failed', 10_000, 10);
       } finally {
         clearInterval(closer);
       }
@@ -151,7 +152,7 @@ describe('browser client: reconnecting (real sockets)', () => {
       (e: Error) => e,
     );
     expect(err?.message).to.match(/Connection closed before login \(code 4401/);
-    await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
+    await waitFor(() => failures.length === 1, 'auth_failed', 5000, 10);
     expect(failures[0]).to.deep.equal({ code: 4401, reason: 'Authentication failed', error_code: 'auth_failed', message: 'Authentication failed', session_ended: false });
     expect(reconnecting, 'no retry is scheduled').to.deep.equal([]);
     await new Promise((r) => setTimeout(r, 200));
@@ -171,7 +172,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     const e = fx.server.publish('session_expired', { reason: 'session_timeout' }, { live: false });
     fx.server.sendEvent(conn, e);
     conn.socket.close(4401, 'Session expired');
-    await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
+    await waitFor(() => failures.length === 1, 'auth_failed', 5000, 10);
     expect(expired).to.deep.equal([{ reason: 'session_timeout' }]);
     expect(failures[0]).to.include({ code: 4401, session_ended: true });
     expect(reconnecting).to.deep.equal([]);
@@ -187,7 +188,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     const conn = await fx.server.connection(0);
     conn.send({ type: 'error', error_code: 'origin_not_allowed', message: 'Origin not allowed' });
     conn.socket.close(4403, 'Origin not allowed');
-    await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
+    await waitFor(() => failures.length === 1, 'auth_failed', 5000, 10);
     expect(failures[0]).to.include({ code: 4403, error_code: 'origin_not_allowed' });
   });
 
@@ -201,14 +202,14 @@ describe('browser client: reconnecting (real sockets)', () => {
     expect(refused.query.get('token')).to.equal(rt);
     const third = await fx.server.connection(2);
     expect(third.query.get('token')).to.equal(TOKEN);
-    await waitUntil(() => c.isConnectedNow(), 5000, 'the login with the page token');
+    await waitFor(() => c.isConnectedNow(), 'the login with the page token', 5000, 10);
 
     // Both refused: no loop between the two.
     const failures: AuthFailedInfo[] = [];
     c.on('auth_failed', (info: AuthFailedInfo) => failures.push(info));
     fx.server.acceptedTokens.clear();
     third.socket.terminate();
-    await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
+    await waitFor(() => failures.length === 1, 'auth_failed', 5000, 10);
     expect(fx.server.connections.map((conn) => conn.query.get('token') === TOKEN)).to.deep.equal([true, false, true, false, true]);
   });
 
@@ -221,7 +222,7 @@ describe('browser client: reconnecting (real sockets)', () => {
     await c.subscribeToFolder(4);
     const first = await fx.server.connection(0);
     first.send({ type: 'response', action: 'unsubscribed', channel: 'folder', folder_id: 4, reason: 'access_revoked' });
-    await waitUntil(() => revoked.length === 1, 5000, 'subscription_revoked');
+    await waitFor(() => revoked.length === 1, 'subscription_revoked', 5000, 10);
     expect(c.getSubscriptions()).to.deep.equal(['folder:3']);
     first.socket.terminate();
     const second = await fx.server.connection(1);

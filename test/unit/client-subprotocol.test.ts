@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { TeamPassWebSocket } from '../../src/client/teampass-websocket.js';
 import type { AuthFailedInfo, SocketConstructor, TeamPassWebSocketOptions } from '../../src/client/types.js';
-import { ClientHarness, clientFixture, quietLogger, TOKEN, waitUntil } from './client-harness.js';
+import { waitFor } from '../helpers/wait.js';
+import { ClientHarness, clientFixture, quietLogger, TOKEN } from './client-harness.js';
 
 describe('browser client: the teampass-ws subprotocol (real sockets)', () => {
   const fx = clientFixture({ reconnectInterval: 20, reconnectJitter: 0 });
@@ -47,9 +48,9 @@ describe('browser client: the teampass-ws subprotocol (real sockets)', () => {
       await c.subscribeToFolder(3);
       expect(php.connections.map((conn) => conn.offeredProtocols)).to.deep.equal(['teampass-ws', '']);
       php.publish('item_created', { folder_id: 3 });
-      await waitUntil(() => received.length === 1, 5000, 'the event');
+      await waitFor(() => received.length === 1, 'the event', 5000);
       php.connections[1].socket.close(1000, '');
-      await waitUntil(() => php.connections.filter((conn) => conn.authenticated && !conn.closed).length === 1 && php.connections.length === 3, 5000, 'the reconnect');
+      await waitFor(() => php.connections.filter((conn) => conn.authenticated && !conn.closed).length === 1 && php.connections.length === 3, 'the reconnect', 5000);
       expect(php.connections[2].offeredProtocols, 'once met, the old server is not offered it again').to.equal('');
     });
 
@@ -59,7 +60,7 @@ describe('browser client: the teampass-ws subprotocol (real sockets)', () => {
       const reconnecting: unknown[] = [];
       c.on('auth_failed', (info: AuthFailedInfo) => failures.push(info)).on('reconnecting', (r: unknown) => reconnecting.push(r));
       await c.connect().catch(() => undefined);
-      await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
+      await waitFor(() => failures.length === 1, 'auth_failed', 5000);
       expect(failures[0]).to.deep.equal({ code: 1000, reason: 'Authentication failed', error_code: 'auth_failed', message: 'Authentication failed', session_ended: false });
       await new Promise((r) => setTimeout(r, 200));
       expect(reconnecting).to.deep.equal([]);
@@ -74,7 +75,7 @@ describe('browser client: the teampass-ws subprotocol (real sockets)', () => {
       const conn = php.connections[1];
       php.sendEvent(conn, php.publish('session_expired', { reason: 'session_timeout' }, { live: false }));
       conn.socket.close(1000, '');
-      await waitUntil(() => failures.length === 1, 5000, 'auth_failed');
+      await waitFor(() => failures.length === 1, 'auth_failed', 5000);
       expect(failures[0]).to.include({ code: 1000, session_ended: true });
     });
   });
@@ -85,6 +86,6 @@ describe('browser client: the teampass-ws subprotocol (real sockets)', () => {
     (await fx.server.connection(0)).socket.close(1000, 'heartbeat timeout');
     const back = await fx.server.connection(1);
     expect(back.offeredProtocols).to.equal('teampass-ws');
-    await waitUntil(() => c.isConnectedNow(), 5000, 'the new login');
+    await waitFor(() => c.isConnectedNow(), 'the new login', 5000);
   });
 });

@@ -27,7 +27,7 @@ function execForm(args: string): string[] {
   return parsed as string[];
 }
 
-const program = buildProgram({ out: { line() {}, ok() {}, warn() {}, error() {}, json() {} }, exitCode: 0 });
+const program = buildProgram({ out: { line() {}, info() {}, ok() {}, warn() {}, error() {}, json() {} }, exitCode: 0 });
 
 function findCommand(name: string): Command | undefined {
   return program.commands.find((c) => c.name() === name || c.aliases().includes(name));

@@ -18,7 +18,7 @@ describe('README', () => {
   });
 
   it('has a section for every command', () => {
-    const program = buildProgram({ out: { line() {}, ok() {}, warn() {}, error() {}, json() {} }, exitCode: 0 });
+    const program = buildProgram({ out: { line() {}, info() {}, ok() {}, warn() {}, error() {}, json() {} }, exitCode: 0 });
     const headings = readme.split('\n').filter((l) => /^#{2,3} /.test(l));
     for (const cmd of program.commands) {
       expect(headings.some((h) => h.includes(`teampass-ws ${cmd.name()}`) || h.startsWith(`## ${cmd.name()}`)), cmd.name()).to.equal(true);
