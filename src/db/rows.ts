@@ -42,3 +42,11 @@ export interface MiscRow {
   intitule: string;
   valeur: string | null;
 }
+
+/** One misc (type 'admin') setting. */
+export interface SettingRow<Name extends string = string> {
+  name: Name;
+  value: string;
+  /** TeamPass marks some misc values as encrypted with its defuse key. */
+  encrypted: boolean;
+}

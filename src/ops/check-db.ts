@@ -4,7 +4,7 @@ import { createDatabase, databaseError } from '../db/knex.js';
 import { embeddedTarget } from '../db/target.js';
 import { Migrator } from '../db/migrator.js';
 import { skipped, type CheckDef, type CheckVerdict } from './check-types.js';
-import { readTeampassSetting } from '../db/misc.js';
+import { SettingsRepository } from '../db/misc.js';
 
 const PROBE_TIMEOUT_MS = 5000;
 
@@ -112,13 +112,13 @@ const enabledCheck: CheckDef = {
   async run(state) {
     const db = state.db;
     if (!db) return skipped('no database');
-    const value = await readTeampassSetting(db, 'websocket_enabled');
+    const value = await new SettingsRepository(db).read('websocket_enabled');
     const sql = `UPDATE ${db.t.misc} SET valeur = '1' WHERE type = 'admin' AND intitule = 'websocket_enabled';`;
     if (value === '1') return { status: 'ok', detail: "'1' in TeamPass's settings: its pages connect and its producers write events" };
     if (value === null) {
       return {
         status: 'warning',
-        detail: `no websocket_enabled row in ${db.t.misc}${(await db.knex.schema.hasTable(db.t.misc)) ? '' : ' (no such table: is this TeamPass\'s database?)'}`,
+        detail: `no websocket_enabled row in ${db.t.misc}${(await new SettingsRepository(db).tableExists()) ? '' : ' (no such table: is this TeamPass\'s database?)'}`,
         fix: 'Run `teampass-ws migrate` (it adds the row), then enable WebSocket in TeamPass\'s administration settings.',
       };
     }
@@ -136,7 +136,7 @@ const panelCheck: CheckDef = {
   async run(state) {
     const db = state.db;
     if (!db || !state.loaded) return skipped('no database');
-    const port = await readTeampassSetting(db, 'websocket_port');
+    const port = await new SettingsRepository(db).read('websocket_port');
     if (port === null) return skipped('TeamPass has no websocket_port setting here');
     if (Number(port) === state.loaded.config.port) return { status: 'ok', detail: `TeamPass looks for the daemon on port ${port}, where it listens` };
     return {

@@ -2,12 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { databaseError, type Database } from '../db/knex.js';
 import { TeampassWsError } from '../errors.js';
 import type { EmitPlan } from './emit-plan.js';
-import { readTeampassSetting } from '../db/misc.js';
+import { SettingsRepository } from '../db/misc.js';
 
 /** misc websocket_enabled: '1' on, anything else off; null when the row (or TeamPass's misc table) is absent. */
 export async function readWebsocketEnabled(db: Database): Promise<string | null> {
   try {
-    return await readTeampassSetting(db, 'websocket_enabled');
+    return await new SettingsRepository(db).read('websocket_enabled');
   } catch (err) {
     throw databaseError(err, db);
   }

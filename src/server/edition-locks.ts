@@ -1,5 +1,5 @@
 import { displayName } from '../auth/index.js';
-import { readTeampassSetting, type Database } from '../db/index.js';
+import { SettingsRepository, type Database } from '../db/index.js';
 import type { LockedItem, LockedKb } from '../protocol/index.js';
 
 /** TeamPass's EDITION_LOCK_HEARTBEAT_TIMEOUT: a lock not renewed for this long is stale (s). */
@@ -86,7 +86,7 @@ export class EditionLocks {
     const kbs = (await knex(t.kbEdition).select('kb_id').where({ user_id: owner.userId })) as Array<{ kb_id: number }>;
     if (items.length === 0 && kbs.length === 0) return { items: 0, kbs: 0 };
 
-    const enabled = await readTeampassSetting(this.db, 'websocket_enabled');
+    const enabled = await new SettingsRepository(this.db).read('websocket_enabled');
     const who = { user_id: owner.userId, user_login: owner.login, user_display_name: owner.displayName };
     await knex.transaction(async (trx) => {
       await trx(t.itemsEdition).where({ user_id: owner.userId }).delete();
