@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { Database } from '../db/knex.js';
-import { now, nowPlusSeconds } from '../db/sql.js';
+import { EventsRepository, type Database } from '../db/index.js';
+import { deleteChunked, now, nowPlusSeconds } from '../db/sql.js';
 import type { Logger } from '../log/index.js';
 
 export interface CleanupResult {
@@ -8,9 +8,6 @@ export interface CleanupResult {
   tokens: number;
   connections: number;
 }
-
-/** Rows per DELETE: short statements keep producers' INSERTs from waiting on the cleanup's locks. */
-const CHUNK = 1000;
 
 /**
  * Deletes what nobody needs any more, with the time arithmetic in SQL: processed events and
@@ -20,12 +17,15 @@ export class Cleanup {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  private readonly events: EventsRepository;
 
   constructor(
     private readonly db: Database,
     private readonly opts: { retentionHours: number; intervalSec: number },
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.events = new EventsRepository(db);
+  }
 
   /** Runs once now, then every intervalSec. */
   start(): void {
@@ -42,10 +42,12 @@ export class Cleanup {
 
   async runOnce(): Promise<CleanupResult> {
     const { t } = this.db;
-    const cutoff = () => nowPlusSeconds(this.db, -this.opts.retentionHours * 3600);
-    const events = await this.deleteChunked(t.events, (q) => q.where('processed', 1).whereNotNull('processed_at').andWhere('processed_at', '<', cutoff()));
-    const tokens = await this.deleteChunked(t.tokens, (q) => q.where('expires_at', '<', now(this.db)));
-    const connections = await this.deleteChunked(t.connections, (q) => q.whereNotNull('disconnected_at').andWhere('disconnected_at', '<', cutoff()));
+    const retentionSec = this.opts.retentionHours * 3600;
+    const stopped = () => this.stopped;
+    const cutoff = () => nowPlusSeconds(this.db, -retentionSec);
+    const events = await this.events.deleteProcessedOlderThan(retentionSec, stopped);
+    const tokens = await deleteChunked(this.db, t.tokens, (q: Knex.QueryBuilder) => q.where('expires_at', '<', now(this.db)), stopped);
+    const connections = await deleteChunked(this.db, t.connections, (q: Knex.QueryBuilder) => q.whereNotNull('disconnected_at').andWhere('disconnected_at', '<', cutoff()), stopped);
     return { events, tokens, connections };
   }
 
@@ -59,22 +61,5 @@ export class Cleanup {
       .finally(() => {
         this.running = undefined;
       });
-  }
-
-  private async deleteChunked(table: string, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<number> {
-    const { knex } = this.db;
-    let total = 0;
-    for (;;) {
-      let deleted: number;
-      if (this.db.client === 'mysql') {
-        deleted = await where(knex(table)).limit(CHUNK).del();
-      } else {
-        deleted = await knex(table)
-          .whereIn('id', where(knex(table).select('id')).limit(CHUNK))
-          .del();
-      }
-      total += deleted;
-      if (deleted < CHUNK || this.stopped) return total;
-    }
   }
 }

@@ -5,3 +5,4 @@ export * from './rows.js';
 export * from './sql.js';
 export * from './teampass-schema.js';
 export * from './misc.js';
+export * from './events.js';

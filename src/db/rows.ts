@@ -1,4 +1,7 @@
-/** Row shapes of the tables the daemon reads and writes, as the drivers return them. */
+/**
+ * Rows as the repositories hand them over: numbers as numbers and JSON as text, whichever driver
+ * read them (mysql2 returns JSON columns parsed and some integers as strings; SQLite returns text).
+ */
 
 export type TargetType = 'user' | 'folder' | 'kb' | 'broadcast';
 export const TARGET_TYPES: readonly TargetType[] = ['user', 'folder', 'kb', 'broadcast'];
@@ -6,10 +9,11 @@ export const TARGET_TYPES: readonly TargetType[] = ['user', 'folder', 'kb', 'bro
 export interface EventRow {
   id: number;
   event_type: string;
+  /** As stored: the poller refuses anything but a TargetType. */
   target_type: string;
   target_id: number | null;
-  /** mysql2 returns JSON columns parsed; SQLite returns text. */
-  payload: unknown;
+  /** The payload as JSON text (null when empty); whether it parses is the reader's question. */
+  payload: string | null;
   processed: number;
   /** created_at as unix seconds, computed in SQL so the server's time zone cannot skew it. */
   created_unix: number;
