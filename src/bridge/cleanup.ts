@@ -1,6 +1,4 @@
-import type { Knex } from 'knex';
-import { EventsRepository, type Database } from '../db/index.js';
-import { deleteChunked, now, nowPlusSeconds } from '../db/sql.js';
+import { ConnectionsRepository, EventsRepository, TokensRepository, type Database } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 
 export interface CleanupResult {
@@ -18,13 +16,17 @@ export class Cleanup {
   private running: Promise<unknown> | undefined;
   private stopped = false;
   private readonly events: EventsRepository;
+  private readonly tokens: TokensRepository;
+  private readonly connections: ConnectionsRepository;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly opts: { retentionHours: number; intervalSec: number },
     private readonly logger: Logger,
   ) {
     this.events = new EventsRepository(db);
+    this.tokens = new TokensRepository(db);
+    this.connections = new ConnectionsRepository(db);
   }
 
   /** Runs once now, then every intervalSec. */
@@ -41,13 +43,11 @@ export class Cleanup {
   }
 
   async runOnce(): Promise<CleanupResult> {
-    const { t } = this.db;
     const retentionSec = this.opts.retentionHours * 3600;
     const stopped = () => this.stopped;
-    const cutoff = () => nowPlusSeconds(this.db, -retentionSec);
     const events = await this.events.deleteProcessedOlderThan(retentionSec, stopped);
-    const tokens = await deleteChunked(this.db, t.tokens, (q: Knex.QueryBuilder) => q.where('expires_at', '<', now(this.db)), stopped);
-    const connections = await deleteChunked(this.db, t.connections, (q: Knex.QueryBuilder) => q.whereNotNull('disconnected_at').andWhere('disconnected_at', '<', cutoff()), stopped);
+    const tokens = await this.tokens.deleteExpired(stopped);
+    const connections = await this.connections.deleteClosedOlderThan(retentionSec, stopped);
     return { events, tokens, connections };
   }
 

@@ -19,13 +19,6 @@ export interface EventRow {
   created_unix: number;
 }
 
-export interface TokenRow {
-  id: number;
-  user_id: number;
-  token: string;
-  used: number;
-}
-
 export interface UserRow {
   id: number;
   login: string;
@@ -36,15 +29,10 @@ export interface UserRow {
   disabled: number;
   personal_folder: number;
   key_tempo: string | null;
-  session_end: string | number | null;
-  deleted_at: string | number | null;
-}
-
-export interface MiscRow {
-  increment_id: number;
-  type: string;
-  intitule: string;
-  valeur: string | null;
+  /** Unix seconds as TeamPass writes them (text); null when never logged in. */
+  session_end: string | null;
+  /** Empty, '0' or null while the account exists. */
+  deleted_at: string | null;
 }
 
 /** One misc (type 'admin') setting. */
@@ -53,4 +41,31 @@ export interface SettingRow<Name extends string = string> {
   value: string;
   /** TeamPass marks some misc values as encrypted with its defuse key. */
   encrypted: boolean;
+}
+
+/** One api_sessions row of TeamPass 3.2's API. */
+export interface ApiSessionRow {
+  jti: string;
+  userId: number;
+  /** Unix seconds. */
+  expiresAt: number;
+  /** Unix seconds; null (or 0) while the session is not revoked. */
+  revokedAt: number | null;
+}
+
+/** A folder of nested_tree, with its place in the nested set. */
+export interface FolderRow {
+  id: number;
+  title: string;
+  nleft: number;
+  nright: number;
+}
+
+/** Someone holding an edition lock (items_edition / kb_edition) with who they are. */
+export interface EditionLockRow {
+  /** item_id or kb_id. */
+  id: number;
+  login: string;
+  name: string | null;
+  lastname: string | null;
 }
