@@ -4,7 +4,7 @@ import os from 'node:os';
 import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
 import type { Config, LoadedConfig } from '../src/config/index.js';
 import { redactUrl, type Database } from '../src/db/index.js';
-import { Migrator } from '../src/db/migrator.js';
+import { Migrator } from '../migrations/migrator.js';
 import { clientRoutes, demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
 import { TeampassWsError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log/index.js';

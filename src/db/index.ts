@@ -12,3 +12,4 @@ export * from './connections.js';
 export * from './folders.js';
 export * from './edition-locks.js';
 export * from './teampass-seed.js';
+export * from './probe.js';

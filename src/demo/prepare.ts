@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createTeampassTables, databaseError, hasSeedMarker, loadSeed, setTeampassSetting, TokensRepository, UsersRepository, type Database, type TeampassSeed } from '../db/index.js';
-import { Migrator } from '../db/migrator.js';
+import { Migrator } from '../../migrations/migrator.js';
 import { TeampassWsError } from '../errors.js';
 import {
   DEMO_DIRECT_GRANTS,

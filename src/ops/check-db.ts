@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { indexColumns } from '../../migrations/inspect.js';
-import { createDatabase, databaseError } from '../db/knex.js';
-import { embeddedTarget } from '../db/target.js';
-import { Migrator } from '../db/migrator.js';
+import { createDatabase, databaseError, embeddedTarget, EventsRepository, serverVersion, silenceDriverWarnings } from '../db/index.js';
+import { Migrator } from '../../migrations/migrator.js';
 import { skipped, type CheckDef, type CheckVerdict } from './check-types.js';
 import { SettingsRepository } from '../db/misc.js';
 
@@ -36,15 +35,11 @@ const databaseCheck: CheckDef = {
       state.embedded = true;
     }
     const db = createDatabase(target, { prefix: loaded.config.prefix, poolMax: 1, acquireTimeoutMs: PROBE_TIMEOUT_MS });
-    // knex prints pool warnings with console.log, into the report (and into --json); the failure
-    // itself is reported by this check.
-    (db.knex.client as { logger: { warn: (message: string) => void } }).logger.warn = () => undefined;
+    // Pool warnings would land in the report (and in --json); the failure itself is reported by this check.
+    silenceDriverWarnings(db);
     let version: string;
     try {
-      const sql = db.client === 'mysql' ? 'select version() as v' : 'select sqlite_version() as v';
-      const result = (await withTimeout(db.knex.raw(sql), PROBE_TIMEOUT_MS)) as unknown;
-      const rows = (db.client === 'mysql' ? (result as [Array<{ v: string }>])[0] : (result as Array<{ v: string }>)) ?? [];
-      version = String(rows[0]?.v ?? '?');
+      version = await withTimeout(serverVersion(db), PROBE_TIMEOUT_MS);
     } catch (err) {
       await db.close().catch(() => undefined);
       const e = databaseError(err, db);
@@ -90,7 +85,7 @@ const indexesCheck: CheckDef = {
   async run(state) {
     const db = state.db;
     if (!db) return skipped('no database');
-    if (!(await db.knex.schema.hasTable(db.t.events))) {
+    if (!(await new EventsRepository(db).tableExists())) {
       return { status: 'error', detail: `${db.t.events} does not exist`, fix: 'Run `teampass-ws migrate`.' };
     }
     const existing = await indexColumns(db, db.t.events);
