@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { TeampassWsError } from '../src/errors.js';
-import { Migrator } from '../src/db/migrator.js';
+import { Migrator } from '../migrations/migrator.js';
 import type { CommandContext } from './context.js';
 import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
 

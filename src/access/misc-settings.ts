@@ -1,4 +1,4 @@
-import type { Database } from '../db/index.js';
+import { SettingsRepository, type Database } from '../db/index.js';
 
 /** The misc (type 'admin') settings the daemon reads; everything else in misc is TeamPass's business. */
 export const READ_SETTINGS = ['enable_kb', 'enable_pf_feature', 'cpassman_url', 'api_jwt_secret', 'jwt_secret', 'websocket_enabled'] as const;
@@ -16,25 +16,15 @@ export interface SettingValue {
  */
 export class MiscSettings {
   private values = new Map<SettingName, SettingValue>();
-  private hasEncryptedColumn: boolean | undefined;
+  private readonly repo: SettingsRepository;
 
-  constructor(private readonly db: Database) {}
+  constructor(db: Database) {
+    this.repo = new SettingsRepository(db);
+  }
 
   async refresh(): Promise<void> {
-    const { knex, t } = this.db;
-    if (!(await knex.schema.hasTable(t.misc))) {
-      this.values = new Map();
-      return;
-    }
-    this.hasEncryptedColumn ??= await knex.schema.hasColumn(t.misc, 'is_encrypted');
-    const columns = ['intitule', 'valeur', ...(this.hasEncryptedColumn ? ['is_encrypted'] : [])];
-    const rows = (await knex(t.misc)
-      .select(columns)
-      .where({ type: 'admin' })
-      .whereIn('intitule', [...READ_SETTINGS])
-      .orderBy('increment_id', 'asc')) as Array<{ intitule: SettingName; valeur: string | null; is_encrypted?: number | string | null }>;
     const next = new Map<SettingName, SettingValue>();
-    for (const row of rows) next.set(row.intitule, { value: row.valeur ?? '', encrypted: Number(row.is_encrypted ?? 0) === 1 });
+    for (const row of await this.repo.readMany(READ_SETTINGS)) next.set(row.name, { value: row.value, encrypted: row.encrypted });
     this.values = next;
   }
 

@@ -1,6 +1,4 @@
-import type { Database } from '../db/index.js';
-
-const CHUNK = 500;
+import { UsersRepository, type Database } from '../db/index.js';
 
 /** A TeamPass 3.2 API token's session: its jti and the user it was issued to. */
 export interface ApiSessionRef {
@@ -27,21 +25,14 @@ export const apiSessionRefused = (verdict: ApiSessionVerdict | undefined): boole
 export async function apiSessionVerdicts(db: Database, refs: readonly ApiSessionRef[], nowSec = Math.floor(Date.now() / 1000)): Promise<Map<string, ApiSessionVerdict>> {
   const out = new Map<string, ApiSessionVerdict>();
   for (const ref of refs) out.set(apiSessionKey(ref), 'unknown');
-  if (refs.length === 0 || !(await db.knex.schema.hasTable(db.t.apiSessions))) return out;
-  const jtis = [...new Set(refs.map((r) => r.jti))];
-  for (let i = 0; i < jtis.length; i += CHUNK) {
-    const rows = (await db
-      .knex(db.t.apiSessions)
-      .select('jti', 'user_id', 'expires_at', 'revoked_at')
-      .whereIn('jti', jtis.slice(i, i + CHUNK))) as Array<{ jti: string; user_id: number | string; expires_at: number | string | null; revoked_at: number | string | null }>;
-    for (const row of rows) {
-      const key = apiSessionKey({ jti: row.jti, userId: Number(row.user_id) });
-      if (!out.has(key)) continue;
-      const verdict: ApiSessionVerdict =
-        row.revoked_at !== null && Number(row.revoked_at) !== 0 ? 'revoked' : Number(row.expires_at ?? 0) <= nowSec ? 'expired' : 'live';
-      // Several rows for one session: any refusing row wins, as a revocation must not be hidden by a duplicate.
-      if (out.get(key) === 'unknown' || apiSessionRefused(verdict)) out.set(key, verdict);
-    }
+  const users = new UsersRepository(db);
+  if (refs.length === 0 || !(await users.hasApiSessions())) return out;
+  for (const row of await users.apiSessionsByJti(refs.map((r) => r.jti))) {
+    const key = apiSessionKey(row);
+    if (!out.has(key)) continue;
+    const verdict: ApiSessionVerdict = row.revokedAt !== null && row.revokedAt !== 0 ? 'revoked' : row.expiresAt <= nowSec ? 'expired' : 'live';
+    // Several rows for one session: any refusing row wins, as a revocation must not be hidden by a duplicate.
+    if (out.get(key) === 'unknown' || apiSessionRefused(verdict)) out.set(key, verdict);
   }
   return out;
 }

@@ -1,28 +1,20 @@
-import type { Database, UserRow } from '../db/index.js';
+import { UsersRepository, type Database, type UserRow } from '../db/index.js';
 import type { Identity } from './identity.js';
 
-const USER_COLUMNS = ['id', 'login', 'name', 'lastname', 'admin', 'gestionnaire', 'disabled', 'personal_folder', 'key_tempo', 'session_end', 'deleted_at'];
-const CHUNK = 500;
-
 export async function loadUser(db: Database, userId: number): Promise<UserRow | undefined> {
-  return (await db.knex(db.t.users).select(USER_COLUMNS).where({ id: userId }).first()) as UserRow | undefined;
+  return new UsersRepository(db).find(userId);
 }
 
 export async function loadUsers(db: Database, userIds: readonly number[]): Promise<Map<number, UserRow>> {
-  const out = new Map<number, UserRow>();
-  for (let i = 0; i < userIds.length; i += CHUNK) {
-    const rows = (await db.knex(db.t.users).select(USER_COLUMNS).whereIn('id', userIds.slice(i, i + CHUNK))) as UserRow[];
-    for (const row of rows) out.set(Number(row.id), row);
-  }
-  return out;
+  return new UsersRepository(db).findMany(userIds);
 }
 
 /** Why a TeamPass session is over; the reason goes out in the session_expired event. */
 export type SessionEnd = 'account_deleted' | 'account_disabled' | 'logged_out' | 'session_replaced' | 'session_timeout';
 
 function isDeleted(value: UserRow['deleted_at']): boolean {
-  if (value === null || value === undefined) return false;
-  const text = String(value).trim();
+  if (value === null) return false;
+  const text = value.trim();
   return text !== '' && text !== '0';
 }
 
@@ -34,12 +26,12 @@ function isDeleted(value: UserRow['deleted_at']): boolean {
  */
 export function sessionEnd(user: UserRow | undefined, identity: Pick<Identity, 'method' | 'keyTempo'>, nowSec: number): SessionEnd | null {
   if (!user || isDeleted(user.deleted_at)) return 'account_deleted';
-  if (Number(user.disabled) === 1) return 'account_disabled';
+  if (user.disabled === 1) return 'account_disabled';
   if (identity.method !== 'ws_token') return null;
   const keyTempo = user.key_tempo ?? '';
   if (keyTempo === '') return 'logged_out';
   if (identity.keyTempo !== null && keyTempo !== identity.keyTempo) return 'session_replaced';
-  const end = Number(String(user.session_end ?? '').trim() || 0);
+  const end = Number((user.session_end ?? '').trim() || 0);
   if (!Number.isFinite(end) || end <= nowSec) return 'session_timeout';
   return null;
 }

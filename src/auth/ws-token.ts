@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { nowPlusSeconds, now, type Database } from '../db/index.js';
+import { TokensRepository, type Database } from '../db/index.js';
 
 export const WS_TOKEN_PATTERN = /^[a-f0-9]{64}$/;
 /** What TeamPass's PHP daemon gives a reconnect token. */
@@ -14,21 +14,16 @@ export type TokenMode = 'reusable' | 'single_use';
  */
 export async function consumeWsToken(db: Database, token: string, mode: TokenMode): Promise<number | null> {
   if (!WS_TOKEN_PATTERN.test(token)) return null;
-  const { knex, t } = db;
-  let query = knex(t.tokens).select('id', 'user_id').where({ token }).where('expires_at', '>', now(db));
-  if (mode === 'single_use') query = query.where({ used: 0 });
-  const row = (await query.first()) as { id: number; user_id: number } | undefined;
+  const tokens = new TokensRepository(db);
+  const row = await tokens.findValid(token, mode === 'single_use');
   if (!row) return null;
-  if (mode === 'single_use') {
-    const updated = await knex(t.tokens).where({ id: row.id, used: 0 }).update({ used: 1 });
-    if (updated !== 1) return null;
-  }
-  return Number(row.user_id);
+  if (mode === 'single_use' && !(await tokens.markUsed(row.id))) return null;
+  return row.userId;
 }
 
 /** A fresh 64-hex token row, valid an hour, as TeamPass's client expects in `connected`. */
 export async function createReconnectToken(db: Database, userId: number): Promise<string> {
   const token = randomBytes(32).toString('hex');
-  await db.knex(db.t.tokens).insert({ user_id: userId, token, expires_at: nowPlusSeconds(db, RECONNECT_TOKEN_TTL_SEC), used: 0 });
+  await new TokensRepository(db).insert(userId, token, RECONNECT_TOKEN_TTL_SEC);
   return token;
 }

@@ -1,6 +1,4 @@
-import type { Knex } from 'knex';
-import type { Database } from '../db/knex.js';
-import { now, nowPlusSeconds } from '../db/sql.js';
+import { ConnectionsRepository, EventsRepository, TokensRepository, type Database } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 
 export interface CleanupResult {
@@ -8,9 +6,6 @@ export interface CleanupResult {
   tokens: number;
   connections: number;
 }
-
-/** Rows per DELETE: short statements keep producers' INSERTs from waiting on the cleanup's locks. */
-const CHUNK = 1000;
 
 /**
  * Deletes what nobody needs any more, with the time arithmetic in SQL: processed events and
@@ -20,12 +15,19 @@ export class Cleanup {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  private readonly events: EventsRepository;
+  private readonly tokens: TokensRepository;
+  private readonly connections: ConnectionsRepository;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly opts: { retentionHours: number; intervalSec: number },
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.events = new EventsRepository(db);
+    this.tokens = new TokensRepository(db);
+    this.connections = new ConnectionsRepository(db);
+  }
 
   /** Runs once now, then every intervalSec. */
   start(): void {
@@ -41,11 +43,11 @@ export class Cleanup {
   }
 
   async runOnce(): Promise<CleanupResult> {
-    const { t } = this.db;
-    const cutoff = () => nowPlusSeconds(this.db, -this.opts.retentionHours * 3600);
-    const events = await this.deleteChunked(t.events, (q) => q.where('processed', 1).whereNotNull('processed_at').andWhere('processed_at', '<', cutoff()));
-    const tokens = await this.deleteChunked(t.tokens, (q) => q.where('expires_at', '<', now(this.db)));
-    const connections = await this.deleteChunked(t.connections, (q) => q.whereNotNull('disconnected_at').andWhere('disconnected_at', '<', cutoff()));
+    const retentionSec = this.opts.retentionHours * 3600;
+    const stopped = () => this.stopped;
+    const events = await this.events.deleteProcessedOlderThan(retentionSec, stopped);
+    const tokens = await this.tokens.deleteExpired(stopped);
+    const connections = await this.connections.deleteClosedOlderThan(retentionSec, stopped);
     return { events, tokens, connections };
   }
 
@@ -59,22 +61,5 @@ export class Cleanup {
       .finally(() => {
         this.running = undefined;
       });
-  }
-
-  private async deleteChunked(table: string, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<number> {
-    const { knex } = this.db;
-    let total = 0;
-    for (;;) {
-      let deleted: number;
-      if (this.db.client === 'mysql') {
-        deleted = await where(knex(table)).limit(CHUNK).del();
-      } else {
-        deleted = await knex(table)
-          .whereIn('id', where(knex(table).select('id')).limit(CHUNK))
-          .del();
-      }
-      total += deleted;
-      if (deleted < CHUNK || this.stopped) return total;
-    }
   }
 }

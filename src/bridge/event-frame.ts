@@ -1,4 +1,4 @@
-import type { EventRow, TargetType } from '../db/rows.js';
+import { TARGET_TYPES, type EventRow, type TargetType } from '../db/rows.js';
 
 /** A websocket_events row that can be routed, with its frame already serialised. */
 export interface RoutableEvent {
@@ -38,24 +38,15 @@ export function isBadEvent(e: ParsedEvent): e is BadEvent {
   return 'bad' in e;
 }
 
-const TARGETS = new Set<string>(['user', 'folder', 'kb', 'broadcast']);
-
-/**
- * The payload as stored, as JSON text. mysql2 hands JSON columns over parsed (MySQL, and MariaDB
- * when it flags the column as JSON); SQLite and older MariaDB tables hand over text, which must
- * parse as JSON before it is embedded in a frame.
- */
-function payloadJson(payload: unknown): { text: string; value: unknown } | { error: string } {
-  if (typeof payload === 'string' || Buffer.isBuffer(payload)) {
-    const text = payload.toString().trim();
-    try {
-      return { text, value: JSON.parse(text) };
-    } catch (err) {
-      return { error: `payload is not valid JSON (${(err as Error).message})` };
-    }
+/** The payload as stored (JSON text), which must parse as JSON before it is embedded in a frame. */
+function payloadJson(payload: string | null): { text: string; value: unknown } | { error: string } {
+  if (payload === null) return { error: 'payload is empty' };
+  const text = payload.trim();
+  try {
+    return { text, value: JSON.parse(text) };
+  } catch (err) {
+    return { error: `payload is not valid JSON (${(err as Error).message})` };
   }
-  if (payload === null || payload === undefined) return { error: 'payload is empty' };
-  return { text: JSON.stringify(payload), value: payload };
 }
 
 function optionalInt(value: unknown): number | null {
@@ -70,19 +61,19 @@ function optionalInt(value: unknown): number | null {
  * consumer, and a recovering client would ask for it again, forever.
  */
 export function parseEventRow(row: EventRow, maxFrameBytes = Infinity): ParsedEvent {
-  const id = Number(row.id);
-  const eventType = typeof row.event_type === 'string' ? row.event_type : '';
+  const id = row.id;
+  const eventType = row.event_type;
   if (!eventType) return { id, bad: 'missing_event_type', detail: 'event_type is empty' };
-  const targetType = String(row.target_type ?? '');
-  if (!TARGETS.has(targetType)) return { id, bad: 'unknown_target_type', detail: `target_type "${targetType}" is not user, folder, kb or broadcast` };
-  const targetId = row.target_id === null || row.target_id === undefined ? null : Number(row.target_id);
+  const targetType = TARGET_TYPES.find((type) => type === row.target_type);
+  if (!targetType) return { id, bad: 'unknown_target_type', detail: `target_type "${row.target_type}" is not user, folder, kb or broadcast` };
+  const targetId = row.target_id;
   if ((targetType === 'user' || targetType === 'folder') && (targetId === null || !Number.isSafeInteger(targetId))) {
     return { id, bad: 'missing_target_id', detail: `a ${targetType} event needs target_id` };
   }
   const payload = payloadJson(row.payload);
   if ('error' in payload) return { id, bad: 'invalid_payload', detail: payload.error };
   const fields = payload.value !== null && typeof payload.value === 'object' && !Array.isArray(payload.value) ? (payload.value as Record<string, unknown>) : {};
-  const timestamp = Number(row.created_unix);
+  const timestamp = row.created_unix;
   const frame =
     `{"type":"event","event":${JSON.stringify(eventType)},"data":${payload.text},` +
     `"timestamp":${Number.isFinite(timestamp) ? Math.trunc(timestamp) : 0},"event_id":${id}}`;
@@ -91,7 +82,7 @@ export function parseEventRow(row: EventRow, maxFrameBytes = Infinity): ParsedEv
   return {
     id,
     eventType,
-    targetType: targetType as TargetType,
+    targetType,
     targetId: targetType === 'user' || targetType === 'folder' ? targetId : null,
     excludeUserId: optionalInt(fields.exclude_user_id),
     reason: typeof fields.reason === 'string' ? fields.reason : null,

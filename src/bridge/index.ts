@@ -1,10 +1,9 @@
 import type { Config } from '../config/index.js';
-import { databaseError, type Database } from '../db/knex.js';
+import { databaseError, EventsRepository, type Database } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ConnectionDirectory, EventFeed, UserEventHooks } from '../server/delivery.js';
 import { Cleanup } from './cleanup.js';
-import { EventsRepository } from './events-repo.js';
 import { EventPoller } from './poller.js';
 import { Recovery } from './recovery.js';
 import { EventRouter } from './router.js';
@@ -13,7 +12,6 @@ import { startWakeListener, type WakeListener } from './wake.js';
 export type { CleanupResult } from './cleanup.js';
 export { Cleanup } from './cleanup.js';
 export { parseEventRow, isBadEvent, type RoutableEvent, type BadEvent, type ParsedEvent } from './event-frame.js';
-export { EventsRepository } from './events-repo.js';
 export { isRecoverable, type ReplayResult } from './recovery.js';
 export { mayReceive } from './router.js';
 

@@ -1,9 +1,8 @@
-import type { EventRow } from '../db/rows.js';
+import type { EventRow, EventsRepository } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { FeedHealth } from '../server/delivery.js';
 import { isBadEvent, parseEventRow } from './event-frame.js';
-import type { EventsRepository } from './events-repo.js';
 import { MissingIds, type IdRange } from './gap-tracker.js';
 import type { EventRouter } from './router.js';
 
@@ -140,7 +139,7 @@ export class EventPoller {
       if (rows.length > 0) this.deps.metrics.eventsPolled.inc(rows.length);
       for (const row of rows) {
         if (this.state === 'stopped') return 0;
-        const id = Number(row.id);
+        const id = row.id;
         if (id <= this.readPosition) continue;
         if (id > this.readPosition + 1) this.noteMissing({ from: this.readPosition + 1, to: id - 1 });
         this.readPosition = id;
@@ -163,7 +162,7 @@ export class EventPoller {
   private async watchMissing(): Promise<void> {
     if (this.missing.size === 0) return;
     for (const row of await this.deps.repo.readRanges(this.missing.list(RUNS_PER_READ))) {
-      const id = Number(row.id);
+      const id = row.id;
       if (this.state === 'stopped') return;
       const since = this.missing.list().find((r) => r.from <= id && id <= r.to)?.since;
       this.missing.remove(id);

@@ -1,8 +1,7 @@
-import { databaseError, type Database } from '../db/knex.js';
+import { databaseError, type Database, type EventsRepository } from '../db/index.js';
 import { TeampassWsError } from '../errors.js';
 import type { DeliveryTarget, ReplayScope } from '../server/delivery.js';
 import { isBadEvent, parseEventRow } from './event-frame.js';
-import type { EventsRepository } from './events-repo.js';
 import { mayReceive } from './router.js';
 
 export interface ReplayResult {
@@ -63,7 +62,7 @@ export class Recovery {
         const rows = await this.query(this.deps.repo.readAfter(after, this.deps.batchSize, upTo));
         if (rows.length === 0) break;
         for (const row of rows) {
-          after = Number(row.id);
+          after = row.id;
           const event = parseEventRow(row, this.deps.maxEventBytes);
           if (isBadEvent(event) || event.eventType === 'session_expired') continue;
           if (!mayReceive(target, event) || !inScope(event, scope)) continue;

@@ -20,3 +20,25 @@ export function now(db: Database): Knex.Raw {
 export function unixSecondsSql(db: Database, column: string): string {
   return db.client === 'mysql' ? `UNIX_TIMESTAMP(${column})` : `CAST(strftime('%s', ${column}) AS INTEGER)`;
 }
+
+/** Rows per DELETE: short statements keep producers' INSERTs from waiting on the cleanup's locks. */
+const DELETE_CHUNK = 1000;
+
+/** Deletes the rows `where` selects, a chunk per statement, until none is left or `stopped()`; the number deleted. */
+export async function deleteChunked(db: Database, table: string, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder, stopped: () => boolean): Promise<number> {
+  const { knex } = db;
+  let total = 0;
+  for (;;) {
+    let deleted: number;
+    if (db.client === 'mysql') {
+      deleted = await where(knex(table)).limit(DELETE_CHUNK).del();
+    } else {
+      // SQLite's DELETE takes no LIMIT unless compiled with it.
+      deleted = await knex(table)
+        .whereIn('id', where(knex(table).select('id')).limit(DELETE_CHUNK))
+        .del();
+    }
+    total += deleted;
+    if (deleted < DELETE_CHUNK || stopped()) return total;
+  }
+}

@@ -1,4 +1,4 @@
-import type { Database } from '../db/knex.js';
+import { EditionLocksRepository, type Database } from '../db/index.js';
 import { planEvent, type EmitPlan } from '../ops/emit-plan.js';
 import { emitEvent } from '../ops/emit.js';
 import type { DemoInfo, DemoUserInfo } from './prepare.js';
@@ -90,19 +90,18 @@ export async function demoEmit(db: Database, user: DemoUserInfo, request: DemoEm
 }
 
 async function changeItem(db: Database, eventType: 'item_created' | 'item_updated' | 'item_deleted', folderId: number, label: string): Promise<{ id: number; label: string }> {
-  const { knex, t } = db;
+  const items = new EditionLocksRepository(db);
   if (eventType === 'item_created') {
     const newLabel = label || `New item ${new Date().toISOString().slice(11, 19)}`;
-    const [id] = (await knex(t.items).insert({ label: newLabel, id_tree: folderId })) as number[];
-    return { id: Number(id), label: newLabel };
+    return { id: await items.createItem(newLabel, folderId), label: newLabel };
   }
-  const latest = (await knex(t.items).where({ id_tree: folderId }).orderBy('id', 'desc').first('id', 'label')) as { id: number; label: string } | undefined;
+  const latest = await items.newestItem(folderId);
   if (!latest) throw bad(`Folder ${folderId} holds no item to ${eventType === 'item_updated' ? 'update' : 'delete'}.`, 'Create one first (item_created).', 409);
   if (eventType === 'item_updated') {
     const newLabel = label || `${latest.label} (edited)`;
-    await knex(t.items).where({ id: latest.id }).update({ label: newLabel });
-    return { id: Number(latest.id), label: newLabel };
+    await items.renameItem(latest.id, newLabel);
+    return { id: latest.id, label: newLabel };
   }
-  await knex(t.items).where({ id: latest.id }).delete();
-  return { id: Number(latest.id), label: latest.label };
+  await items.deleteItem(latest.id);
+  return latest;
 }

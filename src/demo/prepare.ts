@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
-import { createTeampassTables, databaseError, nowPlusSeconds, setTeampassSetting, type Database } from '../db/index.js';
-import { Migrator } from '../db/migrator.js';
+import { createTeampassTables, databaseError, hasSeedMarker, loadSeed, setTeampassSetting, TokensRepository, UsersRepository, type Database, type TeampassSeed } from '../db/index.js';
+import { Migrator } from '../../migrations/migrator.js';
 import { TeampassWsError } from '../errors.js';
 import {
   DEMO_DIRECT_GRANTS,
@@ -67,15 +66,14 @@ export async function prepareDemo(db: Database, options: PrepareDemoOptions = {}
     await refuseRealTeampass(db);
     await createTeampassTables(db);
     await new Migrator(db).latest();
-    await db.knex.transaction(async (trx) => {
-      await loadDataset(trx, db);
-      await startSessions(trx, db, sessionHours);
-    });
+    // Every demo user logged in, as TeamPass does at login: a fresh key_tempo and a session end.
+    const sessionEnd = Math.floor(Date.now() / 1000) + sessionHours * 3600;
+    await loadSeed(db, demoSeed(), DEMO_USERS.map((u) => ({ userId: u.id, keyTempo: randomBytes(16).toString('hex'), sessionEnd })));
     for (const [name, value] of DEMO_SETTINGS) await setTeampassSetting(db, name, value);
     const users: DemoUserInfo[] = [];
     for (const u of DEMO_USERS) {
       const token = randomBytes(32).toString('hex');
-      await db.knex(db.t.tokens).insert({ user_id: u.id, token, expires_at: nowPlusSeconds(db, tokenTtlHours * 3600), used: 0 });
+      await new TokensRepository(db).insert(u.id, token, tokenTtlHours * 3600);
       users.push({
         id: u.id,
         login: u.login,
@@ -98,11 +96,10 @@ export async function prepareDemo(db: Database, options: PrepareDemoOptions = {}
 }
 
 async function refuseRealTeampass(db: Database): Promise<void> {
-  if (!(await db.knex.schema.hasTable(db.t.users))) return;
-  const marker = (await db.knex.schema.hasTable(db.t.misc)) ? await db.knex(db.t.misc).where(DEMO_MARKER).first() : undefined;
-  if (marker) return;
-  const row = (await db.knex(db.t.users).count({ n: '*' }).first()) as { n: number | string } | undefined;
-  const count = Number(row?.n ?? 0);
+  const users = new UsersRepository(db);
+  if (!(await users.tableExists())) return;
+  if (await hasSeedMarker(db, DEMO_MARKER)) return;
+  const count = await users.count();
   if (count > 0) {
     throw new TeampassWsError('USAGE', `The database ${db.description} already holds ${count} TeamPass user(s): demo mode only runs on the embedded database or an empty one.`, {
       suggestion: 'Run `teampass-ws serve` without --demo to serve this TeamPass, or drop --db to use the embedded demo database.',
@@ -110,50 +107,16 @@ async function refuseRealTeampass(db: Database): Promise<void> {
   }
 }
 
-/** Inserts a row unless one matching `key` exists: loading twice adds nothing. */
-async function ensureRow(trx: Knex.Transaction, table: string, key: Record<string, unknown>, values: Record<string, unknown> = {}): Promise<void> {
-  const exists = await trx(table).where(key).first();
-  if (!exists) await trx(table).insert({ ...key, ...values });
-}
-
-async function loadDataset(trx: Knex.Transaction, db: Database): Promise<void> {
-  const { t } = db;
-  await ensureRow(trx, t.misc, DEMO_MARKER, { valeur: '1' });
-  for (const u of DEMO_USERS) {
-    await ensureRow(trx, t.users, { id: u.id }, {
-      login: u.login,
-      name: u.name,
-      lastname: u.lastname,
-      admin: u.admin,
-      gestionnaire: u.gestionnaire,
-      disabled: 0,
-      personal_folder: u.personalFolder,
-    });
-  }
-  for (const f of DEMO_FOLDERS) {
-    await ensureRow(trx, t.nestedTree, { id: f.id }, {
-      parent_id: f.parentId,
-      title: f.title,
-      nleft: f.nleft,
-      nright: f.nright,
-      nlevel: f.nlevel,
-      personal_folder: f.personalOwner === undefined ? 0 : 1,
-    });
-  }
-  for (const r of DEMO_ROLE_FOLDERS) await ensureRow(trx, t.rolesValues, { role_id: r.roleId, folder_id: r.folderId }, { type: r.type });
-  for (const r of DEMO_USER_ROLES) await ensureRow(trx, t.usersRoles, { user_id: r.userId, role_id: r.roleId }, { source: 'manual' });
-  for (const g of DEMO_DIRECT_GRANTS) await ensureRow(trx, t.usersGroups, { user_id: g.userId, group_id: g.folderId });
-  for (const g of DEMO_FORBIDDEN) await ensureRow(trx, t.usersGroupsForbidden, { user_id: g.userId, group_id: g.folderId });
-  for (const i of DEMO_ITEMS) await ensureRow(trx, t.items, { id: i.id }, { label: i.label, id_tree: i.folderId });
-  for (const k of DEMO_KB) await ensureRow(trx, t.kb, { id: k.id }, { label: k.label });
-}
-
-/** Logs every demo user in, as TeamPass does at login: a fresh key_tempo and a session end. */
-async function startSessions(trx: Knex.Transaction, db: Database, sessionHours: number): Promise<void> {
-  const sessionEnd = String(Math.floor(Date.now() / 1000) + sessionHours * 3600);
-  for (const u of DEMO_USERS) {
-    await trx(db.t.users)
-      .where({ id: u.id })
-      .update({ key_tempo: randomBytes(16).toString('hex'), session_end: sessionEnd, disabled: 0, deleted_at: null });
-  }
+function demoSeed(): TeampassSeed {
+  return {
+    marker: DEMO_MARKER,
+    users: DEMO_USERS,
+    folders: DEMO_FOLDERS.map((f) => ({ ...f, personal: f.personalOwner !== undefined })),
+    roleFolders: DEMO_ROLE_FOLDERS,
+    userRoles: DEMO_USER_ROLES,
+    directGrants: DEMO_DIRECT_GRANTS,
+    forbidden: DEMO_FORBIDDEN,
+    items: DEMO_ITEMS,
+    kb: DEMO_KB,
+  };
 }

@@ -1,4 +1,4 @@
-import type { Database } from '../db/knex.js';
+import type { Database } from '../db/index.js';
 import { isTeampassWsError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { HttpRoute } from '../server/delivery.js';

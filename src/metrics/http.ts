@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import type { Database } from '../db/knex.js';
+import { ping, type Database } from '../db/index.js';
 import { packageInfo } from '../ops/package-info.js';
 import type { FeedHealth, HttpRoute } from '../server/delivery.js';
 import type { Metrics } from './metrics.js';
@@ -60,7 +60,7 @@ function dbProbe(db: Database, now: () => number): () => Promise<Probe> {
       timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })), DB_PROBE_TIMEOUT_MS);
     });
     try {
-      await Promise.race([db.knex.raw('select 1'), timeout]);
+      await Promise.race([ping(db), timeout]);
       return { reachable: true, at: now() };
     } catch (err) {
       // Only the driver's code: the message may name the host, which /healthz does not publish.

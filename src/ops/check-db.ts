@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { indexColumns } from '../../migrations/inspect.js';
-import { createDatabase, databaseError } from '../db/knex.js';
-import { embeddedTarget } from '../db/target.js';
-import { Migrator } from '../db/migrator.js';
+import { createDatabase, databaseError, embeddedTarget, EventsRepository, serverVersion, silenceDriverWarnings } from '../db/index.js';
+import { Migrator } from '../../migrations/migrator.js';
 import { skipped, type CheckDef, type CheckVerdict } from './check-types.js';
-import { readTeampassSetting } from '../db/misc.js';
+import { SettingsRepository } from '../db/misc.js';
 
 const PROBE_TIMEOUT_MS = 5000;
 
@@ -36,15 +35,11 @@ const databaseCheck: CheckDef = {
       state.embedded = true;
     }
     const db = createDatabase(target, { prefix: loaded.config.prefix, poolMax: 1, acquireTimeoutMs: PROBE_TIMEOUT_MS });
-    // knex prints pool warnings with console.log, into the report (and into --json); the failure
-    // itself is reported by this check.
-    (db.knex.client as { logger: { warn: (message: string) => void } }).logger.warn = () => undefined;
+    // Pool warnings would land in the report (and in --json); the failure itself is reported by this check.
+    silenceDriverWarnings(db);
     let version: string;
     try {
-      const sql = db.client === 'mysql' ? 'select version() as v' : 'select sqlite_version() as v';
-      const result = (await withTimeout(db.knex.raw(sql), PROBE_TIMEOUT_MS)) as unknown;
-      const rows = (db.client === 'mysql' ? (result as [Array<{ v: string }>])[0] : (result as Array<{ v: string }>)) ?? [];
-      version = String(rows[0]?.v ?? '?');
+      version = await withTimeout(serverVersion(db), PROBE_TIMEOUT_MS);
     } catch (err) {
       await db.close().catch(() => undefined);
       const e = databaseError(err, db);
@@ -90,7 +85,7 @@ const indexesCheck: CheckDef = {
   async run(state) {
     const db = state.db;
     if (!db) return skipped('no database');
-    if (!(await db.knex.schema.hasTable(db.t.events))) {
+    if (!(await new EventsRepository(db).tableExists())) {
       return { status: 'error', detail: `${db.t.events} does not exist`, fix: 'Run `teampass-ws migrate`.' };
     }
     const existing = await indexColumns(db, db.t.events);
@@ -112,13 +107,13 @@ const enabledCheck: CheckDef = {
   async run(state) {
     const db = state.db;
     if (!db) return skipped('no database');
-    const value = await readTeampassSetting(db, 'websocket_enabled');
+    const value = await new SettingsRepository(db).read('websocket_enabled');
     const sql = `UPDATE ${db.t.misc} SET valeur = '1' WHERE type = 'admin' AND intitule = 'websocket_enabled';`;
     if (value === '1') return { status: 'ok', detail: "'1' in TeamPass's settings: its pages connect and its producers write events" };
     if (value === null) {
       return {
         status: 'warning',
-        detail: `no websocket_enabled row in ${db.t.misc}${(await db.knex.schema.hasTable(db.t.misc)) ? '' : ' (no such table: is this TeamPass\'s database?)'}`,
+        detail: `no websocket_enabled row in ${db.t.misc}${(await new SettingsRepository(db).tableExists()) ? '' : ' (no such table: is this TeamPass\'s database?)'}`,
         fix: 'Run `teampass-ws migrate` (it adds the row), then enable WebSocket in TeamPass\'s administration settings.',
       };
     }
@@ -136,7 +131,7 @@ const panelCheck: CheckDef = {
   async run(state) {
     const db = state.db;
     if (!db || !state.loaded) return skipped('no database');
-    const port = await readTeampassSetting(db, 'websocket_port');
+    const port = await new SettingsRepository(db).read('websocket_port');
     if (port === null) return skipped('TeamPass has no websocket_port setting here');
     if (Number(port) === state.loaded.config.port) return { status: 'ok', detail: `TeamPass looks for the daemon on port ${port}, where it listens` };
     return {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { isTeampassWsError } from '../errors.js';
-import { readTeampassSetting } from '../db/misc.js';
+import { SettingsRepository } from '../db/misc.js';
 import { skipped, type CheckDef } from './check-types.js';
 import { packageInfo } from './package-info.js';
 import { nofileFor } from './systemd.js';
@@ -264,7 +264,7 @@ const originsCheck: CheckDef = {
     if (!state.loaded) return skipped('the configuration is invalid');
     const origins = state.loaded.config.allowed_origins;
     if (origins.length === 0) {
-      const url = state.db ? await readTeampassSetting(state.db, 'cpassman_url').catch(() => null) : null;
+      const url = state.db ? await new SettingsRepository(state.db).read('cpassman_url').catch(() => null) : null;
       let origin: string | undefined;
       try {
         if (url) origin = new URL(url).origin;

@@ -1,6 +1,6 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { ConfigKey } from '../config/schema.js';
-import type { Database } from '../db/knex.js';
+import type { Database } from '../db/index.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'error' | 'skipped';
 

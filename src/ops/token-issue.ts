@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { loadUser, sessionEnd } from '../auth/users.js';
+import { sessionEnd } from '../auth/users.js';
 import type { TokenMode } from '../auth/ws-token.js';
-import { databaseError, nowPlusSeconds, type Database, type UserRow } from '../db/index.js';
+import { databaseError, TokensRepository, UsersRepository, type Database, type UserRow } from '../db/index.js';
 import { TeampassWsError } from '../errors.js';
 
 /** What TeamPass's page gives a token: 3.2 reuses it for an hour, 3.1 accepts it once within a minute. */
@@ -18,11 +18,6 @@ export interface IssuedToken {
   sessionWarning?: string;
 }
 
-async function findUser(db: Database, login: string): Promise<UserRow | undefined> {
-  const row = (await db.knex(db.t.users).select('id').where({ login }).first()) as { id: number } | undefined;
-  return row ? loadUser(db, Number(row.id)) : undefined;
-}
-
 /**
  * Inserts a websocket_tokens row for `login` as TeamPass's page does (64 lowercase hex, in
  * clear, expiring after the mode's lifetime unless `ttlSec` is given), refusing accounts TeamPass
@@ -32,12 +27,12 @@ export async function issueWsToken(db: Database, login: string, options: { mode:
   const ttlSec = options.ttlSec ?? TOKEN_TTL_SEC[options.mode];
   let user: UserRow | undefined;
   try {
-    if (!(await db.knex.schema.hasTable(db.t.tokens))) {
+    if (!(await new TokensRepository(db).tableExists())) {
       throw new TeampassWsError('MIGRATION', `The database ${db.description} has no ${db.t.tokens} table.`, {
         suggestion: 'Run `teampass-ws migrate` with the same --db / --teampass-root (and --prefix) first.',
       });
     }
-    user = await findUser(db, login);
+    user = await new UsersRepository(db).findByLogin(login);
   } catch (err) {
     throw databaseError(err, db);
   }
@@ -58,13 +53,13 @@ export async function issueWsToken(db: Database, login: string, options: { mode:
   const session = sessionEnd(user, { method: 'ws_token', keyTempo: null }, Math.floor(Date.now() / 1000));
   const token = randomBytes(32).toString('hex');
   try {
-    await db.knex(db.t.tokens).insert({ user_id: user.id, token, expires_at: nowPlusSeconds(db, ttlSec), used: 0 });
+    await new TokensRepository(db).insert(user.id, token, ttlSec);
   } catch (err) {
     throw databaseError(err, db);
   }
   return {
     token,
-    userId: Number(user.id),
+    userId: user.id,
     login: user.login,
     mode: options.mode,
     ttlSec,

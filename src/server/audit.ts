@@ -1,5 +1,4 @@
-import type { Database } from '../db/index.js';
-import { now } from '../db/index.js';
+import { ConnectionsRepository, type Database } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 
 const MAX_USER_AGENT = 1000;
@@ -18,23 +17,24 @@ export interface OpenedConnection {
  */
 export class ConnectionAudit {
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly rows: ConnectionsRepository;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.rows = new ConnectionsRepository(db);
+  }
 
   opened(c: OpenedConnection): Promise<number | null> {
     return this.track(
-      this.db
-        .knex(this.db.t.connections)
-        .insert({
-          user_id: c.userId,
-          resource_id: c.resourceId.slice(0, 50),
-          ip_address: c.ip.slice(0, 45) || null,
-          user_agent: c.userAgent.slice(0, MAX_USER_AGENT) || null,
+      this.rows
+        .open({
+          userId: c.userId,
+          resourceId: c.resourceId.slice(0, 50),
+          ip: c.ip.slice(0, 45) || null,
+          userAgent: c.userAgent.slice(0, MAX_USER_AGENT) || null,
         })
-        .then(([id]) => Number(id))
         .catch((err: Error) => {
           this.logger.error('Could not record a connection in websocket_connections', { resource_id: c.resourceId, error: err.message });
           return null;
@@ -47,7 +47,7 @@ export class ConnectionAudit {
       Promise.resolve(rowId).then(async (id) => {
         if (id === null) return;
         try {
-          await this.db.knex(this.db.t.connections).where({ id }).whereNull('disconnected_at').update({ disconnected_at: now(this.db) });
+          await this.rows.close(id);
         } catch (err) {
           this.logger.error('Could not mark a connection disconnected in websocket_connections', { row_id: id, error: (err as Error).message });
         }
@@ -61,12 +61,7 @@ export class ConnectionAudit {
    * table keep theirs.
    */
   async closeLeftOpen(instanceId: string): Promise<number> {
-    const pattern = `${instanceId.replace(/[\\%_]/g, (c) => `\\${c}`)}-%`;
-    return this.db
-      .knex(this.db.t.connections)
-      .whereNull('disconnected_at')
-      .whereRaw(this.db.client === 'mysql' ? 'resource_id LIKE ?' : "resource_id LIKE ? ESCAPE '\\'", [pattern])
-      .update({ disconnected_at: now(this.db) });
+    return this.rows.closeOpenWithResourcePrefix(`${instanceId}-`);
   }
 
   /**
@@ -74,8 +69,7 @@ export class ConnectionAudit {
    * table: a user's "last connection" is cluster-wide.
    */
   async hasOpenConnection(userId: number): Promise<boolean> {
-    const row = await this.db.knex(this.db.t.connections).select('id').where({ user_id: userId }).whereNull('disconnected_at').first();
-    return row !== undefined;
+    return this.rows.hasOpen(userId);
   }
 
   /** Waits for every write started so far. */

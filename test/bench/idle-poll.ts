@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
-import { EventsRepository } from '../../src/bridge/index.js';
+import { EventsRepository } from '../../src/db/index.js';
 import { CONFIG_KEYS } from '../../src/config/schema.js';
 import type { Database } from '../../src/db/index.js';
 import { startDaemon } from './daemon.js';

@@ -5,7 +5,7 @@ import mysql from 'mysql2/promise';
 import net from 'node:net';
 import path from 'node:path';
 import { createTeampassTables, setTeampassSetting, type Database } from '../../src/db/index.js';
-import { Migrator } from '../../src/db/migrator.js';
+import { Migrator } from '../../migrations/migrator.js';
 import { cleanupTempDirs, forEachBackend, openTestDatabase, tempDir } from '../helpers/backends.js';
 import { BIN, cliEnv, runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { freePort, mariaDb } from '../helpers/mariadb.js';

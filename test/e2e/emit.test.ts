@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTeampassTables, setTeampassSetting, type Database } from '../../src/db/index.js';
-import { Migrator } from '../../src/db/migrator.js';
+import { Migrator } from '../../migrations/migrator.js';
 import { cleanupTempDirs, forEachBackend, openTestDatabase, tempDir } from '../helpers/backends.js';
 import { runCli } from '../helpers/cli.js';
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../../src/db/index.js';
 import { createTeampassTables, nowPlusSeconds, setTeampassSetting } from '../../src/db/index.js';
-import { Migrator } from '../../src/db/migrator.js';
+import { Migrator } from '../../migrations/migrator.js';
 import { openTestDatabase } from './backends.js';
 
 export { setTeampassSetting };

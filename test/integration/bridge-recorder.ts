@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { createEventBridge, type EventBridge } from '../../src/bridge/index.js';
 import type { Config } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
-import { Migrator } from '../../src/db/migrator.js';
+import { Migrator } from '../../migrations/migrator.js';
 import type { Logger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../../src/server/delivery.js';

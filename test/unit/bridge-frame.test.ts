@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { isBadEvent, isRecoverable, parseEventRow, type RoutableEvent } from '../../src/bridge/index.js';
-import type { EventRow } from '../../src/db/rows.js';
+import { toEventRow, type EventRow } from '../../src/db/index.js';
 
 const row = (over: Partial<EventRow>): EventRow => ({
   id: 42,
@@ -22,9 +22,11 @@ describe('bridge: event rows and frames', () => {
   });
 
   it('accepts payloads the driver already parsed (MySQL JSON columns)', () => {
-    const e = parseEventRow(row({ payload: { reason: 'session_timeout' }, event_type: 'session_expired', target_type: 'user', target_id: 7 })) as RoutableEvent;
+    const driverRow = { ...row({ event_type: 'session_expired', target_type: 'user' }), target_id: '7', payload: { reason: 'session_timeout' } };
+    const e = parseEventRow(toEventRow(driverRow)) as RoutableEvent;
     expect(JSON.parse(e.frame).data).to.deep.equal({ reason: 'session_timeout' });
     expect(e.reason).to.equal('session_timeout');
+    expect(e.targetId).to.equal(7);
   });
 
   it('drops target_id for kb and broadcast events', () => {

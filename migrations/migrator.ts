@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MIGRATIONS, type WsMigration } from '../../migrations/index.js';
-import { TeampassWsError } from '../errors.js';
-import { databaseError, type Database } from './knex.js';
+import { MIGRATIONS, type WsMigration } from './index.js';
+import { TeampassWsError } from '../src/errors.js';
+import { databaseError, type Database } from '../src/db/knex.js';
 
 export interface MigrationStatus {
   name: string;

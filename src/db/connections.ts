@@ -1,0 +1,47 @@
+import type { Database } from './knex.js';
+import { deleteChunked, now, nowPlusSeconds } from './sql.js';
+import { insertedId } from './values.js';
+
+/** A websocket_connections row as it is opened. */
+export interface NewConnection {
+  userId: number;
+  /** `<instance>-<n>`, at most 50 characters. */
+  resourceId: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** websocket_connections: one row per authenticated connection, closed with disconnected_at. */
+export class ConnectionsRepository {
+  constructor(private readonly db: Database) {}
+
+  /** The new row's id. */
+  async open(c: NewConnection): Promise<number> {
+    const result: unknown = await this.db.knex(this.db.t.connections).insert({ user_id: c.userId, resource_id: c.resourceId, ip_address: c.ip, user_agent: c.userAgent });
+    return insertedId(result);
+  }
+
+  async close(id: number): Promise<void> {
+    await this.db.knex(this.db.t.connections).where({ id }).whereNull('disconnected_at').update({ disconnected_at: now(this.db) });
+  }
+
+  /** Closes the open rows whose resource id starts with `prefix`; the number closed. */
+  async closeOpenWithResourcePrefix(prefix: string): Promise<number> {
+    const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return this.db
+      .knex(this.db.t.connections)
+      .whereNull('disconnected_at')
+      .whereRaw(this.db.client === 'mysql' ? 'resource_id LIKE ?' : "resource_id LIKE ? ESCAPE '\\'", [pattern])
+      .update({ disconnected_at: now(this.db) });
+  }
+
+  async hasOpen(userId: number): Promise<boolean> {
+    const row: unknown = await this.db.knex(this.db.t.connections).select('id').where({ user_id: userId }).whereNull('disconnected_at').first();
+    return row !== undefined;
+  }
+
+  /** Deletes rows closed more than `ageSec` ago, in short chunks; the number deleted. */
+  async deleteClosedOlderThan(ageSec: number, stopped: () => boolean): Promise<number> {
+    return deleteChunked(this.db, this.db.t.connections, (q) => q.whereNotNull('disconnected_at').andWhere('disconnected_at', '<', nowPlusSeconds(this.db, -ageSec)), stopped);
+  }
+}
