@@ -155,7 +155,7 @@ forEachBackend('emit', (backend) => {
       const r = await runCli(['emit', ...args, '--db', url]);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.equal(code);
       expect(r.stderr, args.join(' ')).to.match(pattern);
-      expect(r.stdout, args.join(' ')).to.contain('→');
+      expect(r.stderr, args.join(' ')).to.contain('→');
     }
     expect(await events(db)).to.deep.equal([]);
   });
@@ -198,7 +198,7 @@ forEachBackend('emit', (backend) => {
     const r = await runCli(['emit', 'system_maintenance', 'message=x', '--db', empty]);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.match(/has no teampass_websocket_events table/);
-    expect(r.stdout).to.contain('teampass-ws migrate');
+    expect(r.stderr).to.contain('teampass-ws migrate');
   });
 });
 
