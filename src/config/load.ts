@@ -4,6 +4,7 @@ import { TeampassWsError } from '../errors.js';
 import { CONFIG_KEYS, CONFIG_KEY_NAMES, SECRET_KEYS, defaultConfig, envName, kebab, type Config, type ConfigKey, type KeyType } from './schema.js';
 import { parseDbUrl, type DbTarget } from '../db/target.js';
 import { conflictingDbSources, dbTargetFromKeys, namedDbParts } from './db-keys.js';
+import { originEntryProblem } from './origins.js';
 import { readTeampassSettings, type TeampassSettings } from '../teampass/index.js';
 
 export type Source = 'default' | `file ${string}` | `TeamPass settings ${string}` | `env ${string}` | `flag --${string}`;
@@ -37,9 +38,11 @@ function shown(key: ConfigKey, raw: unknown): string {
   return JSON.stringify(raw);
 }
 
+const where = (source: Source): string => (source.startsWith('flag') ? 'the command line' : source);
+
 function invalid(key: ConfigKey, raw: unknown, source: Source, expected: string): TeampassWsError {
   return new TeampassWsError('CONFIG_INVALID', `Invalid value for "${key}" from ${source}: ${shown(key, raw)}; expected ${expected}.`, {
-    suggestion: `Fix "${key}" in ${source.startsWith('flag') ? 'the command line' : source}.`,
+    suggestion: `Fix "${key}" in ${where(source)}.`,
   });
 }
 
@@ -66,9 +69,19 @@ export function coerceValue(key: ConfigKey, raw: unknown, source: Source): unkno
       return raw;
     }
     case 'list': {
-      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw.map((v) => v.trim()).filter(Boolean);
-      if (typeof raw === 'string') return raw.split(',').map((v) => v.trim()).filter(Boolean);
-      throw invalid(key, raw, source, 'a list of strings (an array, or comma separated)');
+      let list: string[];
+      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) list = raw.map((v) => v.trim()).filter(Boolean);
+      else if (typeof raw === 'string') list = raw.split(',').map((v) => v.trim()).filter(Boolean);
+      else throw invalid(key, raw, source, 'a list of strings (an array, or comma separated)');
+      if (type.of === 'origin') {
+        const problem = list.map(originEntryProblem).find((p) => p !== undefined);
+        if (problem) {
+          throw new TeampassWsError('CONFIG_INVALID', `Invalid value for "${key}" from ${source}: ${problem}, so it never matches a browser.`, {
+            suggestion: `Write each entry of "${key}" as an origin (https://teampass.example.com) or a host name (teampass.example.com), in ${where(source)}.`,
+          });
+        }
+      }
+      return list;
     }
     case 'bool': {
       if (typeof raw === 'boolean') return raw;

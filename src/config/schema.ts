@@ -7,7 +7,8 @@ export type KeyType =
   | { kind: 'int'; min: number; max: number }
   | { kind: 'string'; allowEmpty?: boolean }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'list' }
+  /** Comma separated or an array; `of: 'origin'` entries must be able to match a browser's Origin. */
+  | { kind: 'list'; of?: 'origin' }
   | { kind: 'bool' };
 
 export interface KeySpec {
@@ -79,7 +80,7 @@ export const CONFIG_KEYS = {
     addition: true,
   },
   allowed_origins: {
-    type: { kind: 'list' },
+    type: { kind: 'list', of: 'origin' },
     default: [],
     description: "Origins allowed for browser connections, comma separated (empty: the cpassman_url origin, or the request's own origin)",
     addition: true,
