@@ -77,4 +77,20 @@ describe('the commands behave alike (the CLI as a process)', function () {
       expect(config.fix).to.contain('allowed_origins');
     }
   });
+
+  it('migrate warns about a database without TeamPass tables, and its dry run claims nothing about settings rows', async () => {
+    const dir = tempDir('tpws-bare-');
+    const dry = await runCli(['migrate', '--db', 'sqlite:bare.sqlite', '--dry-run'], { cwd: dir });
+    expect(dry.code, dry.stderr).to.equal(0);
+    expect(dry.stderr).to.match(/holds no TeamPass tables \(no teampass_users, no teampass_misc\)/);
+    expect(dry.stdout).to.not.contain('already in shape');
+    expect(dry.stdout).to.contain('no teampass_misc table: no settings rows to seed');
+    const applied = await runCli(['migrate', '--db', 'sqlite:bare.sqlite'], { cwd: dir });
+    expect(applied.code, applied.stderr).to.equal(0);
+    expect(applied.stderr).to.match(/holds no TeamPass tables/);
+    expect(applied.stderr).to.contain('--prefix');
+    const json = await runCli(['migrate', '--db', 'sqlite:bare.sqlite', '--status', '--json'], { cwd: dir });
+    expect(json.code, json.stderr).to.equal(0);
+    expect((JSON.parse(json.stdout) as { warnings: string[] }).warnings.join()).to.match(/holds no TeamPass tables/);
+  });
 });
