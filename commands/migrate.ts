@@ -1,18 +1,20 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import { TeampassWsError } from '../src/errors.js';
 import { Migrator, type MigrationPlan } from '../src/db/migrator.js';
 import { surveyTeampassTables, type TeampassTables } from '../src/ops/teampass-tables.js';
 import { websocketSettings } from '../migrations/20260101000100_websocket_settings.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, configFlagsSchema, parseOptions } from './options.js';
 
-interface MigrateOptions extends ConfigFlags {
-  status?: boolean;
-  rollback?: boolean;
-  dryRun?: boolean;
-  force?: boolean;
-  json?: boolean;
-}
+const migrateOptions = configFlagsSchema.extend({
+  status: z.boolean().optional(),
+  rollback: z.boolean().optional(),
+  dryRun: z.boolean().optional(),
+  force: z.boolean().optional(),
+  json: z.boolean().optional(),
+});
+type MigrateOptions = z.infer<typeof migrateOptions>;
 
 export function migrateCommand(ctx: CommandContext): Command {
   const cmd = new Command('migrate')
@@ -31,8 +33,8 @@ Examples:
   teampass-ws migrate --db mysql://teampass:secret@127.0.0.1:3306/teampass --status
   teampass-ws migrate --db sqlite:./teampass-ws.sqlite --dry-run`,
   );
-  return cmd.action(async (opts: MigrateOptions) => {
-    ctx.exitCode = await runMigrate(opts, ctx);
+  return cmd.action(async (raw: unknown) => {
+    ctx.exitCode = await runMigrate(parseOptions(migrateOptions, raw, 'migrate'), ctx);
   });
 }
 

@@ -1,4 +1,5 @@
 import chalk from 'chalk';
+import { z } from 'zod';
 import { Command } from 'commander';
 import os from 'node:os';
 import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
@@ -11,13 +12,14 @@ import { createLogger, type Logger } from '../src/log/index.js';
 import { createMetrics, healthRoutes } from '../src/metrics/index.js';
 import { assertCanListen, createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { addConfigOptions, loadCommandConfig, openDatabase, configFlagsSchema, parseOptions } from './options.js';
 import { chooseServeMode } from './serve-mode.js';
 import { stopSignal } from './signals.js';
 
-interface ServeOptions extends ConfigFlags {
-  demo?: boolean;
-}
+const serveOptions = configFlagsSchema.extend({
+  demo: z.boolean().optional(),
+});
+type ServeOptions = z.infer<typeof serveOptions>;
 
 /** What demo mode gets to prepare: the database is the embedded one or one named for the demo. */
 export interface DemoHookArgs {
@@ -72,8 +74,8 @@ Examples:
   teampass-ws serve --db mysql://teampass:secret@127.0.0.1:3306/teampass --port 8080 --log-file /var/log/teampass-ws.log
   teampass-ws serve --demo`,
   );
-  return cmd.action(async (opts: ServeOptions) => {
-    ctx.exitCode = await runServe(opts, ctx, extensions);
+  return cmd.action(async (raw: unknown) => {
+    ctx.exitCode = await runServe(parseOptions(serveOptions, raw, 'serve'), ctx, extensions);
   });
 }
 
