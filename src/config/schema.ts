@@ -1,7 +1,10 @@
 /**
  * Every configuration key, with TeamPass's own key names and defaults where the PHP daemon has
  * them. This table drives validation, the kebab-case flags, the TEAMPASS_WS_* env vars and the
- * README reference, so a key exists in exactly one place.
+ * README reference, so a key exists in exactly one place: the Config type is derived from it.
+ * Inside the code a key keeps the name an admin types (snake_case with its unit, poll_interval_ms),
+ * so a log line, an error and the code say the same word; camelCase is for the options objects
+ * of the components that take a few of these values.
  */
 export type KeyType =
   | { kind: 'int'; min: number; max: number }
