@@ -1,17 +1,19 @@
 import chalk from 'chalk';
+import { z } from 'zod';
 import { Command } from 'commander';
 import ora, { type Ora } from 'ora';
 import { TeampassWsError } from '../src/errors.js';
 import { runChecks, summarise, type CheckResult, type CheckStatus } from '../src/ops/checks.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_UNIT_PATH } from '../src/ops/systemd.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, configFlags, type ConfigFlags } from './options.js';
+import { addConfigOptions, configFlags, configFlagsSchema, parseOptions } from './options.js';
 
-interface CheckCliOptions extends ConfigFlags {
-  json?: boolean;
-  maxConnections: string;
-  unitFile: string;
-}
+const checkOptions = configFlagsSchema.extend({
+  json: z.boolean().optional(),
+  maxConnections: z.string(),
+  unitFile: z.string(),
+});
+type CheckCliOptions = z.infer<typeof checkOptions>;
 
 const SYMBOL: Record<CheckStatus, string> = {
   ok: chalk.green('✔'),
@@ -38,8 +40,8 @@ Examples:
   teampass-ws check --teampass-root /var/www/html/TeamPass
   teampass-ws check --config /etc/teampass-ws/config.json --json`,
   );
-  return cmd.action(async (opts: CheckCliOptions) => {
-    ctx.exitCode = await runCheck(opts, ctx);
+  return cmd.action(async (raw: unknown) => {
+    ctx.exitCode = await runCheck(parseOptions(checkOptions, raw, 'check'), ctx);
   });
 }
 

@@ -1,17 +1,19 @@
 import chalk from 'chalk';
+import { z } from 'zod';
 import { Command } from 'commander';
 import path from 'node:path';
 import { TeampassWsError } from '../src/errors.js';
 import { INIT_DEFAULT_FILE, renderConfigFile, writeConfigFile } from '../src/ops/config-init.js';
 import { configEntries, configSummary, valueText } from '../src/ops/config-view.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, type ConfigFlags } from './options.js';
+import { addConfigOptions, loadCommandConfig, configFlagsSchema, parseOptions } from './options.js';
 
-interface ConfigCliOptions extends ConfigFlags {
-  init?: string | boolean;
-  force?: boolean;
-  json?: boolean;
-}
+const configOptions = configFlagsSchema.extend({
+  init: z.union([z.string(), z.boolean()]).optional(),
+  force: z.boolean().optional(),
+  json: z.boolean().optional(),
+});
+type ConfigCliOptions = z.infer<typeof configOptions>;
 
 export function configCommand(ctx: CommandContext): Command {
   const cmd = new Command('config')
@@ -30,8 +32,8 @@ Examples:
   TEAMPASS_WS_PORT=8081 teampass-ws config --json
   sudo teampass-ws config --init /etc/teampass-ws/config.json --teampass-root /var/www/html/TeamPass`,
   );
-  return cmd.action(async (opts: ConfigCliOptions) => {
-    ctx.exitCode = await runConfig(opts, ctx);
+  return cmd.action(async (raw: unknown) => {
+    ctx.exitCode = await runConfig(parseOptions(configOptions, raw, 'config'), ctx);
   });
 }
 

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import { existsSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { TeampassWsError } from '../src/errors.js';
@@ -6,21 +7,22 @@ import { describeTarget, planEvent } from '../src/ops/emit-plan.js';
 import { emitEvent } from '../src/ops/emit.js';
 import { readPayload } from '../src/ops/payload.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, resolveDbTarget, type ConfigFlags } from './options.js';
+import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, resolveDbTarget, configFlagsSchema, parseOptions } from './options.js';
 
-interface EmitCliOptions extends ConfigFlags {
-  folder?: string;
-  user?: string;
-  kb?: boolean;
-  broadcast?: boolean;
-  excludeUser?: string;
-  data?: string;
-  dataFile?: string;
-  force?: boolean;
-  wait?: boolean;
-  timeout: string;
-  json?: boolean;
-}
+const emitOptions = configFlagsSchema.extend({
+  folder: z.string().optional(),
+  user: z.string().optional(),
+  kb: z.boolean().optional(),
+  broadcast: z.boolean().optional(),
+  excludeUser: z.string().optional(),
+  data: z.string().optional(),
+  dataFile: z.string().optional(),
+  force: z.boolean().optional(),
+  wait: z.boolean().optional(),
+  timeout: z.string(),
+  json: z.boolean().optional(),
+});
+type EmitCliOptions = z.infer<typeof emitOptions>;
 
 export function emitCommand(ctx: CommandContext): Command {
   const cmd = new Command('emit')
@@ -53,8 +55,8 @@ Examples:
   teampass-ws emit folder_permission_changed --user 7 --data '{"source":"direct_grant"}'
   teampass-ws emit my_custom_event --broadcast --force --data-file event.json --json`,
   );
-  return cmd.action(async (eventType: string, fields: string[], opts: EmitCliOptions) => {
-    ctx.exitCode = await runEmit(eventType, fields, opts, ctx);
+  return cmd.action(async (eventType: string, fields: string[], raw: unknown) => {
+    ctx.exitCode = await runEmit(eventType, fields, parseOptions(emitOptions, raw, 'emit'), ctx);
   });
 }
 

@@ -1,14 +1,16 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import { TeampassWsError } from '../src/errors.js';
 import { healthUrl, probeHealth } from '../src/ops/health.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, type ConfigFlags } from './options.js';
+import { addConfigOptions, loadCommandConfig, configFlagsSchema, parseOptions } from './options.js';
 
-interface HealthCliOptions extends ConfigFlags {
-  url?: string;
-  timeout: string;
-  json?: boolean;
-}
+const healthOptions = configFlagsSchema.extend({
+  url: z.string().optional(),
+  timeout: z.string(),
+  json: z.boolean().optional(),
+});
+type HealthCliOptions = z.infer<typeof healthOptions>;
 
 export function healthCommand(ctx: CommandContext): Command {
   const cmd = new Command('health')
@@ -25,8 +27,8 @@ Examples:
   teampass-ws health --port 8081
   teampass-ws health --url http://10.0.0.5:8080/healthz --json`,
   );
-  return cmd.action(async (opts: HealthCliOptions) => {
-    ctx.exitCode = await runHealth(opts, ctx);
+  return cmd.action(async (raw: unknown) => {
+    ctx.exitCode = await runHealth(parseOptions(healthOptions, raw, 'health'), ctx);
   });
 }
 

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import path from 'node:path';
 import type { ConfigKey } from '../src/config/index.js';
 import { TeampassWsError } from '../src/errors.js';
@@ -15,19 +16,20 @@ import {
 } from '../src/ops/systemd.js';
 import { packageInfo } from '../src/ops/package-info.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, configFlags, loadCommandConfig, type ConfigFlags } from './options.js';
+import { addConfigOptions, configFlags, loadCommandConfig, configFlagsSchema, parseOptions } from './options.js';
 import { requireDatabase } from './serve-mode.js';
 
-interface InstallCliOptions extends ConfigFlags {
-  user: string;
-  group?: string;
-  workingDirectory?: string;
-  maxConnections: string;
-  output?: string;
-  dryRun?: boolean;
-  force?: boolean;
-  enable?: boolean;
-}
+const installOptions = configFlagsSchema.extend({
+  user: z.string(),
+  group: z.string().optional(),
+  workingDirectory: z.string().optional(),
+  maxConnections: z.string(),
+  output: z.string().optional(),
+  dryRun: z.boolean().optional(),
+  force: z.boolean().optional(),
+  enable: z.boolean().optional(),
+});
+type InstallCliOptions = z.infer<typeof installOptions>;
 
 export function installSystemdCommand(ctx: CommandContext): Command {
   const cmd = new Command('install-systemd')
@@ -52,8 +54,8 @@ Examples:
   sudo teampass-ws install-systemd --teampass-root /var/www/html/TeamPass --log-file /var/log/teampass-ws/teampass-ws.log
   teampass-ws install-systemd --dry-run --user teampass --max-connections 20000`,
   );
-  return cmd.action(async (opts: InstallCliOptions) => {
-    ctx.exitCode = await runInstallSystemd(opts, ctx);
+  return cmd.action(async (raw: unknown) => {
+    ctx.exitCode = await runInstallSystemd(parseOptions(installOptions, raw, 'install-systemd'), ctx);
   });
 }
 

@@ -1,16 +1,20 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import { TeampassWsError } from '../src/errors.js';
-import { Migrator } from '../migrations/migrator.js';
+import { Migrator, type MigrationPlan } from '../migrations/migrator.js';
+import { surveyTeampassTables, type TeampassTables } from '../src/ops/teampass-tables.js';
+import { websocketSettings } from '../migrations/20260101000100_websocket_settings.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, type ConfigFlags } from './options.js';
+import { addConfigOptions, DATABASE_KEYS, loadCommandConfig, openDatabase, configFlagsSchema, parseOptions } from './options.js';
 
-interface MigrateOptions extends ConfigFlags {
-  status?: boolean;
-  rollback?: boolean;
-  dryRun?: boolean;
-  force?: boolean;
-  json?: boolean;
-}
+const migrateOptions = configFlagsSchema.extend({
+  status: z.boolean().optional(),
+  rollback: z.boolean().optional(),
+  dryRun: z.boolean().optional(),
+  force: z.boolean().optional(),
+  json: z.boolean().optional(),
+});
+type MigrateOptions = z.infer<typeof migrateOptions>;
 
 export function migrateCommand(ctx: CommandContext): Command {
   const cmd = new Command('migrate')
@@ -29,8 +33,8 @@ Examples:
   teampass-ws migrate --db mysql://teampass:secret@127.0.0.1:3306/teampass --status
   teampass-ws migrate --db sqlite:./teampass-ws.sqlite --dry-run`,
   );
-  return cmd.action(async (opts: MigrateOptions) => {
-    ctx.exitCode = await runMigrate(opts, ctx);
+  return cmd.action(async (raw: unknown) => {
+    ctx.exitCode = await runMigrate(parseOptions(migrateOptions, raw, 'migrate'), ctx);
   });
 }
 
@@ -47,10 +51,16 @@ export async function runMigrate(opts: MigrateOptions, ctx: CommandContext): Pro
   try {
     const migrator = new Migrator(db);
     if (!opts.json) out.line(`Database: ${db.description}${embedded ? ' (embedded demo database: not connected to TeamPass)' : ''}`);
+    const tables = await surveyTeampassTables(db);
+    const warnings = tables.warning ? [tables.warning.text] : [];
+    if (tables.warning && !opts.json) {
+      out.warn(tables.warning.text);
+      out.info(`  → ${tables.warning.fix}`);
+    }
 
     if (opts.status) {
       const status = await migrator.status();
-      if (opts.json) out.json({ database: db.description, migrations: status });
+      if (opts.json) out.json({ database: db.description, migrations: status, warnings });
       else {
         for (const s of status) out.line(`  ${s.applied ? 'applied' : 'pending'}  ${s.name}${s.applied ? `  (batch ${s.batch}, ${s.appliedAt})` : ''}\n           ${s.description}`);
         const pending = status.filter((s) => !s.applied).length;
@@ -61,12 +71,12 @@ export async function runMigrate(opts: MigrateOptions, ctx: CommandContext): Pro
 
     if (opts.dryRun) {
       const plans = opts.rollback ? await migrator.planRollback() : await migrator.planLatest();
-      if (opts.json) out.json({ database: db.description, dryRun: true, rollback: Boolean(opts.rollback), plans });
+      if (opts.json) out.json({ database: db.description, dryRun: true, rollback: Boolean(opts.rollback), plans, warnings });
       else {
         if (plans.length === 0) out.line(opts.rollback ? 'Nothing to roll back.' : 'Nothing to apply: up to date.');
         for (const plan of plans) {
           out.line(`-- ${plan.name}`);
-          if (plan.statements.length === 0) out.line('-- (no statement needed: already in shape)');
+          if (plan.statements.length === 0) out.line(`-- (${emptyPlanReason(plan, tables, db.t.misc)})`);
           for (const sql of plan.statements) out.line(`${sql};`);
         }
         out.line('-- dry run: nothing was changed');
@@ -85,18 +95,24 @@ export async function runMigrate(opts: MigrateOptions, ctx: CommandContext): Pro
         });
       }
       const names = await migrator.rollback();
-      if (opts.json) out.json({ database: db.description, rolledBack: names });
+      if (opts.json) out.json({ database: db.description, rolledBack: names, warnings });
       else if (names.length === 0) out.line('Nothing to roll back.');
       else for (const n of names) out.ok(`rolled back ${n}`);
       return 0;
     }
 
     const names = await migrator.latest();
-    if (opts.json) out.json({ database: db.description, applied: names });
+    if (opts.json) out.json({ database: db.description, applied: names, warnings });
     else if (names.length === 0) out.ok('Up to date: nothing to apply.');
     else for (const n of names) out.ok(`applied ${n}`);
     return 0;
   } finally {
     await db.close();
   }
+}
+
+/** Why a pending migration needs no statement: the settings rows are only seeded into TeamPass's misc table. */
+function emptyPlanReason(plan: MigrationPlan, tables: TeampassTables, misc: string): string {
+  if (plan.name === websocketSettings.name && tables.missing.includes(misc)) return `nothing to do: no ${misc} table: no settings rows to seed`;
+  return 'no statement needed: already in shape';
 }

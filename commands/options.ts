@@ -1,4 +1,6 @@
 import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { TeampassWsError } from '../src/errors.js';
 import { CONFIG_KEYS, CONFIG_KEY_NAMES, kebab, loadConfig, type ConfigKey, type LoadedConfig } from '../src/config/index.js';
 import { connectDatabase, createDatabase, embeddedTarget, type Database, type DbTarget } from '../src/db/index.js';
 
@@ -22,9 +24,26 @@ export function addConfigOptions(cmd: Command, keys: readonly ConfigKey[] = CONF
   return cmd;
 }
 
-export interface ConfigFlags {
-  config?: string;
-  [flag: string]: unknown;
+/**
+ * --config and the flags addConfigOptions adds, one per configuration key: kept as commander
+ * gives them (strings, or true for a bare switch) for the loader to check against the key table,
+ * which names the source of a bad value.
+ */
+export const configFlagsSchema = z.looseObject({ config: z.string().optional() });
+export type ConfigFlags = z.infer<typeof configFlagsSchema>;
+
+const flagName = (option: string) => `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/**
+ * Commander's loose options as the command's typed object, the first thing each action does; an
+ * option of the wrong shape (a switch given a value, say) is a usage error naming the flag.
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string): z.infer<S> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? flagName(String(issue.path[0])) : 'The options';
+  throw new TeampassWsError('USAGE', `${where}: ${issue?.message ?? 'invalid'}.`, { suggestion: `Run teampass-ws ${command} --help for its options.` });
 }
 
 /** Commander's camelCase options back to config keys; values stay strings for the loader to check. */

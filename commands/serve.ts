@@ -1,21 +1,23 @@
 import chalk from 'chalk';
+import { z } from 'zod';
 import { Command } from 'commander';
 import os from 'node:os';
 import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
 import type { Config, LoadedConfig } from '../src/config/index.js';
-import { redactUrl, requireWebsocketTables, verifyDatabase, type Database } from '../src/db/index.js';
+import { missingTables, redactUrl, requireWebsocketTables, verifyDatabase, type Database } from '../src/db/index.js';
 import { clientRoutes, demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
 import { createLogger, type Logger } from '../src/log/index.js';
 import { createMetrics, healthRoutes } from '../src/metrics/index.js';
 import { assertCanListen, createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, createCommandDatabase, loadCommandConfig, type ConfigFlags } from './options.js';
+import { addConfigOptions, configFlagsSchema, createCommandDatabase, loadCommandConfig, parseOptions } from './options.js';
 import { chooseServeMode } from './serve-mode.js';
 import { stopSignal } from './signals.js';
 
-interface ServeOptions extends ConfigFlags {
-  demo?: boolean;
-}
+const serveOptions = configFlagsSchema.extend({
+  demo: z.boolean().optional(),
+});
+type ServeOptions = z.infer<typeof serveOptions>;
 
 /** What demo mode gets to prepare: the database is the embedded one or one named for the demo. */
 export interface DemoHookArgs {
@@ -70,8 +72,8 @@ Examples:
   teampass-ws serve --db mysql://teampass:secret@127.0.0.1:3306/teampass --port 8080 --log-file /var/log/teampass-ws.log
   teampass-ws serve --demo`,
   );
-  return cmd.action(async (opts: ServeOptions) => {
-    ctx.exitCode = await runServe(opts, ctx, extensions);
+  return cmd.action(async (raw: unknown) => {
+    ctx.exitCode = await runServe(parseOptions(serveOptions, raw, 'serve'), ctx, extensions);
   });
 }
 
@@ -189,7 +191,7 @@ function emitDbArgument(config: Config, embedded: boolean): string {
 
 /** Not fatal (the tables may come), but every authentication fails until they do. */
 async function warnWithoutTeampassTables(db: Database, ctx: CommandContext): Promise<void> {
-  if (await db.knex.schema.hasTable(db.t.users)) return;
+  if ((await missingTables(db, [db.t.users])).length === 0) return;
   ctx.out.info(chalk.yellow(`! ${db.description} has no TeamPass table ${db.t.users}: every authentication will fail.`));
   ctx.out.info(chalk.yellow("! Check the database name and the table prefix (TeamPass's DB_PREFIX, --prefix), or use --teampass-root."));
 }

@@ -1,4 +1,5 @@
 import chalk from 'chalk';
+import { z } from 'zod';
 import { Command } from 'commander';
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -8,18 +9,19 @@ import { formatRecord, jsonRecord } from '../src/ops/log-format.js';
 import type { LogRecord } from '../src/ops/log-record.js';
 import { followFile, tailFile } from '../src/ops/log-tail.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, type ConfigFlags } from './options.js';
+import { addConfigOptions, loadCommandConfig, configFlagsSchema, parseOptions } from './options.js';
 import { stopSignal } from './signals.js';
 
-interface TailCliOptions extends ConfigFlags {
-  lines: string;
-  follow?: boolean;
-  level?: string;
-  user?: string;
-  since?: string;
-  grep?: string;
-  json?: boolean;
-}
+const tailOptions = configFlagsSchema.extend({
+  lines: z.string(),
+  follow: z.boolean().optional(),
+  level: z.string().optional(),
+  user: z.string().optional(),
+  since: z.string().optional(),
+  grep: z.string().optional(),
+  json: z.boolean().optional(),
+});
+type TailCliOptions = z.infer<typeof tailOptions>;
 
 export function tailLogsCommand(ctx: CommandContext): Command {
   const cmd = new Command('tail-logs')
@@ -42,8 +44,8 @@ Examples:
   teampass-ws tail-logs --user 12 --grep subscribe -f
   teampass-ws tail-logs /var/www/html/TeamPass/websocket/logs/websocket.log --json`,
   );
-  return cmd.action(async (file: string | undefined, opts: TailCliOptions) => {
-    ctx.exitCode = await runTailLogs(file, opts, ctx);
+  return cmd.action(async (file: string | undefined, raw: unknown) => {
+    ctx.exitCode = await runTailLogs(file, parseOptions(tailOptions, raw, 'tail-logs'), ctx);
   });
 }
 

@@ -1,15 +1,17 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import { TeampassWsError } from '../src/errors.js';
 import { MAX_TOKEN_TTL_SEC, issueWsToken } from '../src/ops/token-issue.js';
 import { clientLines, tokenUrl } from '../src/ops/token-url.js';
 import type { CommandContext } from './context.js';
-import { addConfigOptions, loadCommandConfig, openDatabase, resolveDbTarget, type ConfigFlags } from './options.js';
+import { addConfigOptions, loadCommandConfig, openDatabase, resolveDbTarget, configFlagsSchema, parseOptions } from './options.js';
 
-interface TokenCliOptions extends ConfigFlags {
-  ttl?: string;
-  url?: string | boolean;
-  json?: boolean;
-}
+const tokenOptions = configFlagsSchema.extend({
+  ttl: z.string().optional(),
+  url: z.union([z.string(), z.boolean()]).optional(),
+  json: z.boolean().optional(),
+});
+type TokenCliOptions = z.infer<typeof tokenOptions>;
 
 export function tokenCommand(ctx: CommandContext): Command {
   const cmd = new Command('token')
@@ -30,8 +32,8 @@ Examples:
   teampass-ws token alice --url
   teampass-ws token alice --url wss://teampass.example.com/ws --ttl 600 --json`,
   );
-  return cmd.action(async (login: string, opts: TokenCliOptions) => {
-    ctx.exitCode = await runToken(login, opts, ctx);
+  return cmd.action(async (login: string, raw: unknown) => {
+    ctx.exitCode = await runToken(login, parseOptions(tokenOptions, raw, 'token'), ctx);
   });
 }
 

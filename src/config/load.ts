@@ -4,6 +4,7 @@ import { TeampassWsError } from '../errors.js';
 import { CONFIG_KEYS, CONFIG_KEY_NAMES, SECRET_KEYS, defaultConfig, envName, kebab, type Config, type ConfigKey, type KeyType } from './schema.js';
 import { parseDbUrl, type DbTarget } from '../db/target.js';
 import { conflictingDbSources, dbTargetFromKeys, namedDbParts } from './db-keys.js';
+import { originEntryProblem } from './origins.js';
 import { readTeampassSettings, type TeampassSettings } from '../teampass/index.js';
 
 export type Source = 'default' | `file ${string}` | `TeamPass settings ${string}` | `env ${string}` | `flag --${string}`;
@@ -37,15 +38,21 @@ function shown(key: ConfigKey, raw: unknown): string {
   return JSON.stringify(raw);
 }
 
+const where = (source: Source): string => (source.startsWith('flag') ? 'the command line' : source);
+
 function invalid(key: ConfigKey, raw: unknown, source: Source, expected: string): TeampassWsError {
   return new TeampassWsError('CONFIG_INVALID', `Invalid value for "${key}" from ${source}: ${shown(key, raw)}; expected ${expected}.`, {
-    suggestion: `Fix "${key}" in ${source.startsWith('flag') ? 'the command line' : source}.`,
+    suggestion: `Fix "${key}" in ${where(source)}.`,
   });
 }
 
 /** Turns a raw value from any source into the key's type, or throws an error naming key, value and source. */
-export function coerceValue(key: ConfigKey, raw: unknown, source: Source): unknown {
-  const type: KeyType = CONFIG_KEYS[key].type;
+export function coerceValue<K extends ConfigKey>(key: K, raw: unknown, source: Source): Config[K] {
+  // Each branch below returns exactly the value KeyValue derives for its descriptor's kind.
+  return coerceByType(key, CONFIG_KEYS[key].type, raw, source) as Config[K];
+}
+
+function coerceByType(key: ConfigKey, type: KeyType, raw: unknown, source: Source): Config[ConfigKey] {
   switch (type.kind) {
     case 'int': {
       const expected = `an integer from ${type.min} to ${type.max}`;
@@ -66,9 +73,19 @@ export function coerceValue(key: ConfigKey, raw: unknown, source: Source): unkno
       return raw;
     }
     case 'list': {
-      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw.map((v) => v.trim()).filter(Boolean);
-      if (typeof raw === 'string') return raw.split(',').map((v) => v.trim()).filter(Boolean);
-      throw invalid(key, raw, source, 'a list of strings (an array, or comma separated)');
+      let list: string[];
+      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) list = raw.map((v) => v.trim()).filter(Boolean);
+      else if (typeof raw === 'string') list = raw.split(',').map((v) => v.trim()).filter(Boolean);
+      else throw invalid(key, raw, source, 'a list of strings (an array, or comma separated)');
+      if (type.of === 'origin') {
+        const problem = list.map(originEntryProblem).find((p) => p !== undefined);
+        if (problem) {
+          throw new TeampassWsError('CONFIG_INVALID', `Invalid value for "${key}" from ${source}: ${problem}, so it never matches a browser.`, {
+            suggestion: `Write each entry of "${key}" as an origin (https://teampass.example.com) or a host name (teampass.example.com), in ${where(source)}.`,
+          });
+        }
+      }
+      return list;
     }
     case 'bool': {
       if (typeof raw === 'boolean') return raw;
@@ -133,9 +150,9 @@ function unknownKey(key: string, source: Source): TeampassWsError {
 export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
-  const config = defaultConfig() as unknown as Record<ConfigKey, unknown>;
+  const config = defaultConfig();
   const sources = Object.fromEntries(CONFIG_KEY_NAMES.map((k) => [k, 'default'])) as Record<ConfigKey, Source>;
-  const set = (key: ConfigKey, raw: unknown, source: Source) => {
+  const set = <K extends ConfigKey>(key: K, raw: unknown, source: Source) => {
     config[key] = coerceValue(key, raw, source);
     sources[key] = source;
   };
@@ -168,9 +185,9 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   }
 
   // teampass_root itself may come from any layer; the settings it names sit below env and flags.
-  let rootRaw = config.teampass_root as string;
+  let rootRaw = config.teampass_root;
   for (const [key, raw, source] of [...envLayer, ...flagLayer]) {
-    if (key === 'teampass_root') rootRaw = coerceValue(key, raw, source) as string;
+    if (key === 'teampass_root') rootRaw = coerceValue(key, raw, source);
   }
   let teampass: TeampassSettings | undefined;
   if (rootRaw) {
@@ -184,23 +201,22 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   for (const [key, raw, source] of envLayer) set(key, raw, source);
   for (const [key, raw, source] of flagLayer) set(key, raw, source);
 
-  const final = config as unknown as Config;
-  if (final.pong_timeout_sec <= final.ping_interval_sec) {
-    throw new TeampassWsError('CONFIG_INVALID', `"pong_timeout_sec" (${final.pong_timeout_sec}, from ${sources.pong_timeout_sec}) must be longer than "ping_interval_sec" (${final.ping_interval_sec}, from ${sources.ping_interval_sec}).`, {
+  if (config.pong_timeout_sec <= config.ping_interval_sec) {
+    throw new TeampassWsError('CONFIG_INVALID', `"pong_timeout_sec" (${config.pong_timeout_sec}, from ${sources.pong_timeout_sec}) must be longer than "ping_interval_sec" (${config.ping_interval_sec}, from ${sources.ping_interval_sec}).`, {
       suggestion: 'A client answers one heartbeat per ping interval; give it at least one full interval, e.g. twice the ping interval.',
     });
   }
-  if (final.max_message_size > final.max_frame_bytes) {
-    throw new TeampassWsError('CONFIG_INVALID', `"max_message_size" (${final.max_message_size}) must not exceed "max_frame_bytes" (${final.max_frame_bytes}).`, {
+  if (config.max_message_size > config.max_frame_bytes) {
+    throw new TeampassWsError('CONFIG_INVALID', `"max_message_size" (${config.max_message_size}) must not exceed "max_frame_bytes" (${config.max_frame_bytes}).`, {
       suggestion: 'Raise max_frame_bytes or lower max_message_size.',
     });
   }
 
   let dbTarget: DbTarget | null = null;
-  const parts = namedDbParts(final);
-  if (parts.length > 0 && (final.db || teampass)) throw conflictingDbSources(final.db ? `db (from ${sources.db})` : `teampass_root (${teampass?.settingsPath})`, parts);
-  if (final.db) dbTarget = parseDbUrl(final.db, sources.db, cwd);
-  else if (parts.length > 0) dbTarget = dbTargetFromKeys(final, sources, cwd);
+  const parts = namedDbParts(config);
+  if (parts.length > 0 && (config.db || teampass)) throw conflictingDbSources(config.db ? `db (from ${sources.db})` : `teampass_root (${teampass?.settingsPath})`, parts);
+  if (config.db) dbTarget = parseDbUrl(config.db, sources.db, cwd);
+  else if (parts.length > 0) dbTarget = dbTargetFromKeys(config, sources, cwd);
   else if (teampass) {
     dbTarget = {
       client: 'mysql',
@@ -214,8 +230,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     };
   }
 
-  const tokenMode = final.token_mode === 'auto' ? (teampass?.version === '3.1' ? 'single_use' : 'reusable') : final.token_mode;
-  return { config: final, sources, configFile, teampass, dbTarget, tokenMode };
+  const tokenMode = config.token_mode === 'auto' ? (teampass?.version === '3.1' ? 'single_use' : 'reusable') : config.token_mode;
+  return { config, sources, configFile, teampass, dbTarget, tokenMode };
 }
 
 const MYSQL_SOCKETS = ['/run/mysqld/mysqld.sock', '/var/run/mysqld/mysqld.sock', '/var/lib/mysql/mysql.sock', '/tmp/mysql.sock'];

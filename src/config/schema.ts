@@ -1,13 +1,17 @@
 /**
  * Every configuration key, with TeamPass's own key names and defaults where the PHP daemon has
  * them. This table drives validation, the kebab-case flags, the TEAMPASS_WS_* env vars and the
- * README reference, so a key exists in exactly one place.
+ * README reference, so a key exists in exactly one place: the Config type is derived from it.
+ * Inside the code a key keeps the name an admin types (snake_case with its unit, poll_interval_ms),
+ * so a log line, an error and the code say the same word; camelCase is for the options objects
+ * of the components that take a few of these values.
  */
 export type KeyType =
   | { kind: 'int'; min: number; max: number }
   | { kind: 'string'; allowEmpty?: boolean }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'list' }
+  /** Comma separated or an array; `of: 'origin'` entries must be able to match a browser's Origin. */
+  | { kind: 'list'; of?: 'origin' }
   | { kind: 'bool' };
 
 export interface KeySpec {
@@ -18,7 +22,7 @@ export interface KeySpec {
   readonly addition?: boolean;
 }
 
-const int = (min: number, max: number): KeyType => ({ kind: 'int', min, max });
+const int = (min: number, max: number) => ({ kind: 'int', min, max }) as const;
 const MAX_INT = 2_147_483_647;
 
 export const CONFIG_KEYS = {
@@ -80,7 +84,7 @@ export const CONFIG_KEYS = {
     addition: true,
   },
   allowed_origins: {
-    type: { kind: 'list' },
+    type: { kind: 'list', of: 'origin' },
     default: [],
     description: "Origins allowed for browser connections, comma separated (empty: the cpassman_url origin, or the request's own origin)",
     addition: true,
@@ -122,58 +126,33 @@ export const CONFIG_KEYS = {
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
-export interface Config {
-  host: string;
-  port: number;
-  db: string;
-  db_host: string;
-  db_port: number;
-  db_user: string;
-  db_password: string;
-  db_password_file: string;
-  db_name: string;
-  db_socket: string;
-  prefix: string;
-  teampass_root: string;
-  poll_interval_ms: number;
-  poll_batch_size: number;
-  max_connections_per_user: number;
-  max_message_size: number;
-  max_frame_bytes: number;
-  rate_limit_messages: number;
-  rate_limit_window_ms: number;
-  ping_interval_sec: number;
-  pong_timeout_sec: number;
-  log_file: string;
-  log_level: 'error' | 'warn' | 'info' | 'debug';
-  log_check_interval_ms: number;
-  log_stdout: boolean;
-  event_retention_hours: number;
-  cleanup_interval_sec: number;
-  session_check_sec: number;
-  access_refresh_sec: number;
-  auth_timeout_sec: number;
-  handshake_timeout_ms: number;
-  allowed_origins: string[];
-  trusted_proxies: string[];
-  token_mode: 'auto' | 'reusable' | 'single_use';
-  jwt_secret: string;
-  wake_port: number;
-  gap_grace_ms: number;
-  max_buffered_bytes: number;
-  max_event_bytes: number;
-  healthz_max_lag_ms: number;
-}
+/** The value a key's type descriptor stands for: the table is the only list of keys and types. */
+export type KeyValue<T extends KeyType> = T extends { kind: 'int' }
+  ? number
+  : T extends { kind: 'string' }
+    ? string
+    : T extends { kind: 'enum'; values: ReadonlyArray<infer V> }
+      ? V
+      : T extends { kind: 'list' }
+        ? string[]
+        : T extends { kind: 'bool' }
+          ? boolean
+          : never;
+
+/** The loaded configuration, one property per key of CONFIG_KEYS with its type derived from the descriptor. */
+export type Config = { -readonly [K in ConfigKey]: KeyValue<(typeof CONFIG_KEYS)[K]['type']> };
 
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
 
+/** A key's default, as the type the key holds (a list is copied, so a caller may change it). */
+export function defaultValue<K extends ConfigKey>(key: K): Config[K] {
+  const value: unknown = CONFIG_KEYS[key].default;
+  // The table's `satisfies KeySpec` and KeyValue describe the same descriptor; the defaults are literals of it.
+  return (Array.isArray(value) ? [...(value as string[])] : value) as Config[K];
+}
+
 export function defaultConfig(): Config {
-  const out: Record<string, unknown> = {};
-  for (const key of CONFIG_KEY_NAMES) {
-    const value = CONFIG_KEYS[key].default;
-    out[key] = Array.isArray(value) ? [...value] : value;
-  }
-  return out as unknown as Config;
+  return Object.fromEntries(CONFIG_KEY_NAMES.map((key) => [key, defaultValue(key)])) as Config;
 }
 
 export const kebab = (key: string): string => key.replace(/_/g, '-');

@@ -20,3 +20,10 @@ export function silenceDriverWarnings(db: Database): void {
   const client: { logger?: { warn?: (message: string) => void } } = db.knex.client;
   if (client.logger) client.logger.warn = () => undefined;
 }
+
+/** Which of `tables` the database lacks. */
+export async function missingTables(db: Database, tables: readonly string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const table of tables) if (!(await db.knex.schema.hasTable(table))) missing.push(table);
+  return missing;
+}

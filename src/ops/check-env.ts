@@ -227,33 +227,19 @@ const logCheck: CheckDef = {
   },
 };
 
-interface OriginVerdict {
-  level: 'error' | 'warning';
-  text: string;
-}
-
-const HOST_PORT = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/i;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
- * The daemon matches an entry as a full origin (scheme://host[:port], a trailing slash ignored)
- * or as a bare host[:port] (any scheme); this says what about an entry will surprise an admin.
+ * What about an allowed_origins entry will surprise an admin. An entry that can never match a
+ * browser is refused by the configuration itself (serve and check alike); these only warn.
  */
-function judgeOrigin(entry: string): OriginVerdict | undefined {
-  if (entry === '*') return { level: 'warning', text: '"*" lets any web site open a websocket with a signed-in user\'s token (cross-site websocket hijacking)' };
+function originWarning(entry: string): string | undefined {
+  if (entry === '*') return '"*" lets any web site open a websocket with a signed-in user\'s token (cross-site websocket hijacking)';
   const trimmed = entry.trim().replace(/\/+$/, '');
-  if (!trimmed.includes('://')) {
-    return HOST_PORT.test(trimmed) ? undefined : { level: 'error', text: `"${entry}" is neither an origin (https://host) nor a host name` };
-  }
-  let url: URL;
-  try {
-    url = new URL(trimmed);
-  } catch {
-    return { level: 'error', text: `"${entry}" is not a URL` };
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { level: 'error', text: `"${entry}": browsers send http: or https: origins, never ${url.protocol}` };
-  if (url.pathname !== '/' || url.search || url.hash) return { level: 'warning', text: `"${entry}": only ${url.origin} counts, the rest is ignored` };
-  if (url.protocol === 'http:' && !LOCAL_HOSTS.has(url.hostname)) return { level: 'warning', text: `"${entry}" is without TLS: tokens and events travel in clear` };
+  if (!trimmed.includes('://')) return undefined;
+  const url = new URL(trimmed);
+  if (url.pathname !== '/' || url.search || url.hash) return `"${entry}": only ${url.origin} counts, the rest is ignored`;
+  if (url.protocol === 'http:' && !LOCAL_HOSTS.has(url.hostname)) return `"${entry}" is without TLS: tokens and events travel in clear`;
   return undefined;
 }
 
@@ -278,19 +264,11 @@ const originsCheck: CheckDef = {
         fix: 'Set allowed_origins to the address users open TeamPass at, e.g. "allowed_origins": ["https://teampass.example.com"].',
       };
     }
-    const verdicts = origins.map(judgeOrigin).filter((v): v is OriginVerdict => v !== undefined);
-    const errors = verdicts.filter((v) => v.level === 'error');
-    if (errors.length > 0) {
-      return {
-        status: 'error',
-        detail: `never matches a browser: ${errors.map((v) => v.text).join('; ')}`,
-        fix: 'Write each as an origin, e.g. https://teampass.example.com, or as a host name, e.g. teampass.example.com.',
-      };
-    }
-    if (verdicts.length > 0) {
+    const warnings = origins.map(originWarning).filter((w): w is string => w !== undefined);
+    if (warnings.length > 0) {
       return {
         status: 'warning',
-        detail: verdicts.map((v) => v.text).join('; '),
+        detail: warnings.join('; '),
         fix: 'List the https:// address users open TeamPass at (serve it over TLS: templates/nginx.conf, templates/apache.conf).',
       };
     }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CONFIG_KEYS, CONFIG_KEY_NAMES, envName, kebab, type ConfigKey, type LoadedConfig } from '../config/index.js';
+import { CONFIG_KEYS, CONFIG_KEY_NAMES, envName, kebab, type LoadedConfig } from '../config/index.js';
 import { TeampassWsError } from '../errors.js';
 
 /** Where `config --init` writes without a FILE: the first place every command looks in its folder. */
@@ -19,7 +19,7 @@ const HEADER =
  * read again from teampass_root at every start, so the file does not copy the password).
  */
 export function renderConfigFile(loaded: LoadedConfig): string {
-  const config = loaded.config as unknown as Record<ConfigKey, unknown>;
+  const { config } = loaded;
   const lines: string[] = ['{', `  "//": ${JSON.stringify(HEADER)},`];
   CONFIG_KEY_NAMES.forEach((key, i) => {
     const spec = CONFIG_KEYS[key];

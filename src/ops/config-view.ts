@@ -27,7 +27,7 @@ function shownValue(key: ConfigKey, value: unknown): unknown {
 
 /** Every key's effective value and where it came from, secrets hidden. */
 export function configEntries(loaded: LoadedConfig): ConfigEntry[] {
-  const config = loaded.config as unknown as Record<ConfigKey, unknown>;
+  const { config } = loaded;
   return CONFIG_KEY_NAMES.map((key) => ({
     key,
     value: shownValue(key, config[key]),

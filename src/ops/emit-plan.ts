@@ -1,6 +1,6 @@
 import type { TargetType } from '../db/rows.js';
 import { TeampassWsError } from '../errors.js';
-import { eventSpec, KNOWN_EVENT_TYPES, type EventSpec } from './events-catalogue.js';
+import { eventSpec, FIELD_TYPE_NAMES, FIELD_TYPES, hasFieldType, KNOWN_EVENT_TYPES, MAX_ID, type EventSpec } from './events-catalogue.js';
 import type { Payload } from './payload.js';
 
 export interface TargetFlags {
@@ -36,9 +36,6 @@ export interface PlanInput {
   /** Unix seconds for server_timestamp, as PHP's time(). */
   nowSec: number;
 }
-
-/** websocket_events.target_id is INT UNSIGNED; TeamPass treats 0 as "no target". */
-const MAX_ID = 4_294_967_295;
 
 export function parseId(value: string, flag: string): number {
   const text = value.trim();
@@ -103,6 +100,27 @@ function missingFields(spec: EventSpec, payload: Payload): string | undefined {
   if (spec.required.some((set) => set.every(has))) return undefined;
   if (spec.required.length === 1) return `missing ${spec.required[0].filter((f) => !has(f)).join(', ')}`;
   return `it needs either ${spec.required.map((set) => set.join(', ')).join(' or ')}`;
+}
+
+/** The catalogue's fields of this event whose value is not of the type TeamPass writes. */
+function mistypedFields(spec: EventSpec, payload: Payload): Array<{ field: string; expected: string; value: unknown }> {
+  const fields = new Set(spec.required.flat());
+  const out: Array<{ field: string; expected: string; value: unknown }> = [];
+  for (const field of fields) {
+    const type = FIELD_TYPES[field];
+    const value = payload[field];
+    if (type === undefined || value === undefined || hasFieldType(type, value)) continue;
+    out.push({ field, expected: FIELD_TYPE_NAMES[type], value });
+  }
+  return out;
+}
+
+/** An explicit --folder naming another folder than the payload's: TeamPass's page would refresh the wrong one. */
+function folderMismatch(spec: EventSpec | undefined, payload: Payload, folder: number): string | undefined {
+  const fields = spec?.target === 'folder' ? spec.targetFields ?? [] : ['folder_id'];
+  const named = fields.map((field) => ({ field, id: idFromPayload(payload[field]) })).filter((n) => n.id !== undefined);
+  if (named.length === 0 || named.some((n) => n.id === folder)) return undefined;
+  return `--folder ${folder} sends it to folder ${folder}, but the payload's ${named.map((n) => `${n.field} is ${n.id}`).join(' and ')}`;
 }
 
 function explicitTarget(flags: TargetFlags): EventRowPlan | undefined {
@@ -177,6 +195,14 @@ export function planEvent(input: PlanInput): EmitPlan {
       }
       warnings.push(`payload incomplete (${missing}); sent anyway because of --force`);
     }
+    for (const { field, expected, value } of mistypedFields(spec, input.payload)) {
+      if (!force) {
+        throw new TeampassWsError('INPUT', `${field} of ${input.eventType} must be ${expected}, not ${JSON.stringify(value)}.`, {
+          suggestion: `Give ${field} as ${expected} (key=value turns digits into a number; key:=<json> takes JSON), or --force to send it as it is.`,
+        });
+      }
+      warnings.push(`${field} ${JSON.stringify(value)} is not ${expected}; sent anyway because of --force`);
+    }
     for (const [field, allowed] of Object.entries(spec.values ?? {})) {
       const value = input.payload[field];
       if (value !== undefined && !allowed.includes(String(value))) {
@@ -198,6 +224,8 @@ export function planEvent(input: PlanInput): EmitPlan {
   if (explicit && spec && spec.target !== explicit.targetType) {
     warnings.push(`TeamPass sends ${input.eventType} to a ${spec.target}, not to a ${explicit.targetType}`);
   }
+  const mismatch = explicit?.targetType === 'folder' && explicit.targetId !== null ? folderMismatch(spec, input.payload, explicit.targetId) : undefined;
+  if (mismatch) warnings.push(mismatch);
 
   const payload: Payload = { ...input.payload };
   if (input.target.excludeUser !== undefined) payload.exclude_user_id = parseId(input.target.excludeUser, '--exclude-user');

@@ -136,6 +136,60 @@ export const EVENT_CATALOGUE: Readonly<Record<TeampassEventType, EventSpec>> = {
   export_ready: { target: 'user', required: [[]], description: 'An export is ready to download' },
 };
 
+/** What a payload field holds when TeamPass writes it. */
+export type FieldType = 'id' | 'count' | 'number' | 'text' | 'ids';
+
+/** websocket_events.target_id is INT UNSIGNED, and TeamPass's ids fit it. */
+export const MAX_ID = 4_294_967_295;
+
+const ID: FieldType = 'id';
+const TEXT: FieldType = 'text';
+const COUNT: FieldType = 'count';
+
+/**
+ * The type of each field the catalogue names, by field name (a name means the same in every
+ * event). Ids may be numbers or strings of digits: PHP hands some over as strings. `access` is
+ * left out: TeamPass writes it in more than one shape.
+ */
+export const FIELD_TYPES: Readonly<Record<string, FieldType>> = {
+  item_id: ID, new_item_id: ID, folder_id: ID, from_folder_id: ID, to_folder_id: ID, parent_id: ID, kb_id: ID,
+  user_id: ID, role_id: ID, task_id: ID,
+  created_by: ID, updated_by: ID, deleted_by: ID, copied_by: ID, moved_by: ID, changed_by: ID,
+  label: TEXT, title: TEXT, item_label: TEXT, message: TEXT, reason: TEXT, source: TEXT, status: TEXT, action: TEXT,
+  item_type: TEXT, task_type: TEXT, process_type: TEXT, user_login: TEXT, user_display_name: TEXT,
+  breached: COUNT, weak: COUNT, reused: COUNT, overdue: COUNT, total: COUNT, progress: COUNT,
+  percent: 'number',
+  folders: 'ids',
+};
+
+export const FIELD_TYPE_NAMES: Readonly<Record<FieldType, string>> = {
+  id: 'a numeric id',
+  count: 'a count (a whole number from 0)',
+  number: 'a number',
+  text: 'text',
+  ids: 'a list of numeric ids',
+};
+
+const isId = (value: unknown): boolean =>
+  (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= MAX_ID) ||
+  (typeof value === 'string' && /^\d{1,10}$/.test(value) && Number(value) <= MAX_ID);
+
+/** Whether a value has the type TeamPass writes for it. */
+export function hasFieldType(type: FieldType, value: unknown): boolean {
+  switch (type) {
+    case 'id':
+      return isId(value);
+    case 'count':
+      return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'text':
+      return typeof value === 'string';
+    case 'ids':
+      return Array.isArray(value) && value.every(isId);
+  }
+}
+
 export function eventSpec(eventType: string): EventSpec | undefined {
   return Object.prototype.hasOwnProperty.call(EVENT_CATALOGUE, eventType) ? EVENT_CATALOGUE[eventType as TeampassEventType] : undefined;
 }

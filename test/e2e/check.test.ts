@@ -172,10 +172,16 @@ forEachBackend('check-requirements', (backend) => {
     expect((await verdict(['http://localhost:8080'])).status, 'plain http on this machine is fine').to.equal('ok');
     expect((await verdict(['https://teampass.example.com/', 'teampass.example.com:8443'])).status, 'as the daemon matches them').to.equal('ok');
     expect((await verdict(['https://teampass.example.com/index.php'])).detail).to.contain('only https://teampass.example.com counts');
-    const bad = await verdict(['ws://teampass.example.com', 'teampass example']);
-    expect(bad.status).to.equal('error');
-    expect(bad.detail).to.contain('"ws://teampass.example.com": browsers send http: or https: origins, never ws:');
-    expect(bad.detail).to.contain('"teampass example" is neither an origin');
+    // An entry that never matches a browser is a configuration error, as serve says at start.
+    for (const [entry, why] of [['ws://teampass.example.com', '"ws://teampass.example.com": browsers send http: or https: origins, never ws:'], ['teampass example', '"teampass example" is neither an origin']]) {
+      writeConfig({ allowed_origins: ['https://teampass.example.com', entry] });
+      const r = await runCheck(['--json']);
+      expect(r.code).to.equal(1);
+      expect(check(report(r), 'config')).to.deep.include({ status: 'error' });
+      expect(check(report(r), 'config').detail).to.contain(`Invalid value for "allowed_origins" from file ${configFile}: ${why}`);
+      expect(check(report(r), 'config').fix).to.contain('as an origin (https://teampass.example.com) or a host name');
+      expect(check(report(r), 'origins').status).to.equal('skipped');
+    }
     await db.knex(db.t.misc).where({ intitule: 'cpassman_url' }).delete();
     expect((await verdict([])).status).to.equal('warning');
   });

@@ -150,6 +150,9 @@ forEachBackend('emit', (backend) => {
       [['system_maintenance', '--data-file', 'nowhere.json'], /Cannot read --data-file/, 1],
       [['system_maintenance', 'message=x', '--wait', '--timeout', 'soon'], /--timeout needs a number/, 2],
       [['folder_created', 'folder_id=9', 'title=Top', 'parent_id=0', 'created_by=1'], /root-level folder.*folder 0, which no daemon delivers/, 1],
+      [['item_created', 'item_id=abc', 'folder_id=3', 'label=x', 'created_by=1'], /item_id of item_created must be a numeric id, not "abc"/, 1],
+      [['item_created', 'item_id=1', 'folder_id=3', 'label:=[1]', 'created_by=1'], /label of item_created must be text, not \[1\]/, 1],
+      [['security_nudge', '--user', '2', 'breached=x', 'weak=0', 'reused=0', 'overdue=0', 'total=0'], /breached of security_nudge must be a count/, 1],
     ];
     for (const [args, pattern, code] of bad) {
       const r = await runCli(['emit', ...args, '--db', url]);
@@ -158,6 +161,19 @@ forEachBackend('emit', (backend) => {
       expect(r.stderr, args.join(' ')).to.contain('→');
     }
     expect(await events(db)).to.deep.equal([]);
+  });
+
+  it("warns when --folder and the payload's folder_id differ, and --force sends a mistyped payload with a warning", async () => {
+    const differ = await runCli(['emit', 'item_created', 'item_id=1', 'folder_id=3', 'label=x', 'created_by=1', '--folder', '4', '--db', url]);
+    expect(differ.code, differ.stderr).to.equal(0);
+    expect(differ.stderr).to.match(/--folder 4 sends it to folder 4, but the payload's folder_id is 3/);
+    const same = await runCli(['emit', 'item_created', 'item_id=1', 'folder_id=3', 'label=x', 'created_by=1', '--folder', '3', '--db', url]);
+    expect(same.code, same.stderr).to.equal(0);
+    expect(same.stderr).to.equal('');
+    const forced = await runCli(['emit', 'item_created', 'item_id=abc', 'folder_id=3', 'label=x', 'created_by=1', '--force', '--db', url]);
+    expect(forced.code, forced.stderr).to.equal(0);
+    expect(forced.stderr).to.match(/item_id "abc" is not a numeric id; sent anyway because of --force/);
+    expect((await events(db)).map((e) => e.target_id)).to.deep.equal([4, 3, 3]);
   });
 
   it("warns when TeamPass's websocket_enabled is off, and still writes", async () => {

@@ -97,12 +97,13 @@ describe('emit planning', () => {
     expect(p.rows).to.deep.equal([{ targetType: 'user', targetId: 5 }]);
     expect(p.targetSource).to.equal('flag');
     expect(p.warnings.join()).to.contain('TeamPass sends item_created to a folder');
-    expect(plan({ payload: item, target: { folder: '8' } }).warnings).to.deep.equal([]);
+    expect(plan({ payload: item, target: { folder: '3' } }).warnings).to.deep.equal([]);
+    expect(plan({ payload: item, target: { folder: '8' } }).warnings.join()).to.contain("--folder 8 sends it to folder 8, but the payload's folder_id is 3");
   });
 
   it('refuses a missing target, conflicting targets and non-numeric ids', () => {
     failsWith(() => plan({ eventType: 'folder_permission_changed', payload: { source: 'direct_grant' } }), /No target for folder_permission_changed/);
-    failsWith(() => plan({ payload: { ...item, folder_id: 'abc' } }), /No target for item_created.*no numeric folder_id/);
+    failsWith(() => plan({ payload: { ...item, folder_id: 'abc' } }), /folder_id of item_created must be a numeric id, not "abc"/);
     failsWith(() => plan({ eventType: 'custom', force: true, payload: {} }), /No target for "custom"/);
     failsWith(() => plan({ payload: item, target: { folder: '3', broadcast: true } }), /one target, not --folder and --broadcast/, 2);
     for (const bad of ['abc', '0', '-1', '1.5', '4294967296', '']) failsWith(() => plan({ payload: item, target: { folder: bad } }), /--folder needs a numeric id/);
