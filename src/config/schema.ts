@@ -121,6 +121,18 @@ export const CONFIG_KEYS = {
     description: 'Largest event frame sent (bytes); a larger event is logged, counted and never sent, live or on recovery',
     addition: true,
   },
+  max_pending_connections: {
+    type: int(1, 1_000_000),
+    default: 1000,
+    description: 'Connections still waiting to send a credential, all addresses together; more are refused with HTTP 503 (at most half the open-file limit)',
+    addition: true,
+  },
+  max_pending_per_ip: {
+    type: int(1, 1_000_000),
+    default: 100,
+    description: 'The same, per client address (an IPv6 client per /64)',
+    addition: true,
+  },
   healthz_max_lag_ms: { type: int(100, 3_600_000), default: 30_000, description: '/healthz answers 503 when the poller is behind by more than this (ms)', addition: true },
 } as const satisfies Record<string, KeySpec>;
 

@@ -15,6 +15,9 @@ export interface Metrics {
   readonly pollLagSeconds: client.Gauge;
   readonly authFailures: client.Counter<'reason'>;
   readonly slowConsumerCloses: client.Counter;
+  readonly connectionsRefused: client.Counter<'reason'>;
+  readonly openSockets: client.Gauge;
+  readonly pendingConnections: client.Gauge;
   readonly messagesReceived: client.Counter<'action'>;
   readonly clientErrors: client.Counter<'error_code'>;
 }
@@ -38,6 +41,14 @@ export function createMetrics(options: { processMetrics?: boolean; mode?: 'demo'
     pollLagSeconds: new client.Gauge({ name: 'teampass_ws_poll_lag_seconds', help: 'Seconds since the poller last read the events table successfully', registers }),
     authFailures: new client.Counter({ name: 'teampass_ws_auth_failures_total', help: 'Failed authentications, by reason', labelNames: ['reason'], registers }),
     slowConsumerCloses: new client.Counter({ name: 'teampass_ws_slow_consumer_closes_total', help: 'Connections closed because they fell too far behind (4503)', registers }),
+    connectionsRefused: new client.Counter({
+      name: 'teampass_ws_connections_refused_total',
+      help: 'Connections refused before authentication: pending_global / pending_ip (too many waiting for a credential), fd_limit (open-file limit)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    openSockets: new client.Gauge({ name: 'teampass_ws_open_sockets', help: 'TCP connections open on the daemon port, authenticated or not', registers }),
+    pendingConnections: new client.Gauge({ name: 'teampass_ws_pending_connections', help: 'Websocket connections still waiting to send a credential', registers }),
     messagesReceived: new client.Counter({ name: 'teampass_ws_messages_received_total', help: 'Client messages, by action', labelNames: ['action'], registers }),
     clientErrors: new client.Counter({ name: 'teampass_ws_client_errors_total', help: 'Error replies sent to clients, by error code', labelNames: ['error_code'], registers }),
   };

@@ -55,6 +55,7 @@ export class ClientLink {
   private readonly openedAtMs = Date.now();
   /** The authentication under way, if any (it never rejects: failures are answered in-band). */
   private authenticating: Promise<void> | undefined;
+  private endCredentialWait: (() => void) | undefined;
   /** The upgrade's `since`, kept for a first-message authentication. */
   private pendingRequest: UpgradeRequest | undefined;
 
@@ -72,7 +73,7 @@ export class ClientLink {
     });
     this.inbound = new InboundQueue(
       this.socket,
-      { maxMessageSize: config.max_message_size, highWater: INBOUND_HIGH_WATER },
+      { maxMessageSize: config.max_message_size, highWater: INBOUND_HIGH_WATER, preAuthMaxBytes: config.max_message_size },
       new MessageRateLimiter(config.rate_limit_messages, config.rate_limit_window_ms),
       metrics,
       (message) => this.intercept(message),
@@ -85,7 +86,12 @@ export class ClientLink {
     ws.once('close', (code, reason) => this.closed(code, reason.toString()));
   }
 
-  start(req: IncomingMessage, request: UpgradeRequest): void {
+  /**
+   * `credentialWaitOver` is called once when a connection that came without a credential sends
+   * one or closes: the daemon counts the connections still waiting (max_pending_connections).
+   */
+  start(req: IncomingMessage, request: UpgradeRequest, credentialWaitOver?: () => void): void {
+    this.endCredentialWait = credentialWaitOver;
     const { ctx, failedAuth, origin } = this.deps;
     const { ip, viaTrustedProxy } = this.socket.info;
     if (failedAuth.isBlocked(ip)) {
@@ -140,6 +146,7 @@ export class ClientLink {
     const { ctx, failedAuth } = this.deps;
     const { ip } = this.socket.info;
     this.state = 'authenticating';
+    this.credentialWaitOver();
     clearTimeout(this.authTimer);
     let identity: Identity;
     let access: FolderAccess;
@@ -291,9 +298,16 @@ export class ClientLink {
     this.socket.close(closeCode, code);
   }
 
+  private credentialWaitOver(): void {
+    const end = this.endCredentialWait;
+    this.endCredentialWait = undefined;
+    end?.();
+  }
+
   private closed(code: number, reason: string): void {
     const { ctx } = this.deps;
     this.state = 'closed';
+    this.credentialWaitOver();
     clearTimeout(this.authTimer);
     clearTimeout(this.expiryTimer);
     this.inbound.close();

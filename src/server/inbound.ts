@@ -12,6 +12,8 @@ export interface InboundOptions {
   maxMessageSize: number;
   /** Items waiting before the socket stops being read (TCP then pushes back on the client). */
   highWater: number;
+  /** Bytes a client may queue before it is authenticated; past them the socket is no longer read. */
+  preAuthMaxBytes: number;
 }
 
 /**
@@ -22,6 +24,9 @@ export interface InboundOptions {
  */
 export class InboundQueue {
   private readonly items: InboundItem[] = [];
+  /** The size on the wire of each queued item, and their sum. */
+  private readonly sizes: number[] = [];
+  private queuedBytes = 0;
   private draining: Promise<void> | undefined;
   private opened = false;
   private closed = false;
@@ -44,16 +49,16 @@ export class InboundQueue {
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const read = readFrame(raw, this.options.maxMessageSize);
     // A frame that cannot be read still costs its sender a message: a flood of garbage is limited too.
-    if (!read.ok) return this.push(this.rate.allow() ? { kind: 'refusal', frame: errorFrame(read.code, read.message) } : RATE_LIMITED());
+    if (!read.ok) return this.push(this.rate.allow() ? { kind: 'refusal', frame: errorFrame(read.code, read.message) } : RATE_LIMITED(), raw.length);
     const classified = classify(read.value);
-    if (!classified.ok) return this.push({ kind: 'refusal', frame: errorFrame(classified.code, classified.message, classified.requestId) });
+    if (!classified.ok) return this.push({ kind: 'refusal', frame: errorFrame(classified.code, classified.message, classified.requestId) }, raw.length);
     const message = classified.value;
     this.metrics.messagesReceived.inc({ action: message.action });
     // The first authenticate is the handshake; any later one is a message like the others.
     if (this.intercept(message)) return;
     // pong answers the server's ping: it never counts.
-    if (message.action !== 'pong' && !this.rate.allow()) return this.push(RATE_LIMITED(message.requestId));
-    this.push({ kind: 'message', message });
+    if (message.action !== 'pong' && !this.rate.allow()) return this.push(RATE_LIMITED(message.requestId), raw.length);
+    this.push({ kind: 'message', message }, raw.length);
   }
 
   /** Authentication succeeded: answer what waited, then everything as it comes. */
@@ -65,11 +70,16 @@ export class InboundQueue {
   close(): void {
     this.closed = true;
     this.items.length = 0;
+    this.sizes.length = 0;
+    this.queuedBytes = 0;
   }
 
-  private push(item: InboundItem): void {
+  private push(item: InboundItem, bytes: number): void {
     this.items.push(item);
-    if (!this.paused && this.items.length >= this.options.highWater) {
+    this.sizes.push(bytes);
+    this.queuedBytes += bytes;
+    const full = this.items.length >= this.options.highWater || (!this.opened && this.queuedBytes >= this.options.preAuthMaxBytes);
+    if (!this.paused && full) {
       this.paused = true;
       this.socket.pauseReading();
     }
@@ -92,6 +102,7 @@ export class InboundQueue {
     try {
       while (!this.closed && this.items.length > 0) {
         const item = this.items.shift()!;
+        this.queuedBytes -= this.sizes.shift() ?? 0;
         try {
           await this.process(item);
         } catch (err) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AccessCache, MiscSettings } from '../access/index.js';
 import { Authenticator, JwtKeyring } from '../auth/index.js';
@@ -12,7 +13,7 @@ import { CloseCode, selectSubprotocol, type PingFrame } from '../protocol/index.
 import type { TeampassSettings } from '../teampass/index.js';
 import { ConnectionAudit } from './audit.js';
 import { ClientLink } from './client-link.js';
-import { clientAddress, TrustedProxies } from './client-ip.js';
+import { addressKey, clientAddress, TrustedProxies, type ClientAddress } from './client-ip.js';
 import type { ServerContext } from './context.js';
 import type { ConnectionDirectory, EventFeed, HttpRoute, UserEventHooks } from './delivery.js';
 import { EditionLocks } from './edition-locks.js';
@@ -25,7 +26,8 @@ import { listenError } from './listen-error.js';
 import { FailedAuthLimiter } from './rate-limit.js';
 import { ConnectionRegistry } from './registry.js';
 import { SessionMonitor } from './session-monitor.js';
-import { readUpgradeRequest } from './upgrade-request.js';
+import { readUpgradeRequest, type UpgradeRequest } from './upgrade-request.js';
+import { Admission, readFileLimit } from './admission.js';
 
 export type { ConnectionDirectory, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from './delivery.js';
 export { CloseCode } from '../protocol/index.js';
@@ -122,13 +124,33 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   httpServer.requestTimeout = config.handshake_timeout_ms;
   gate.serveRequests((req, res) => (ready ? routeHandler(req, res) : answerStarting(req, res, routeHandler)));
 
-  const accept = (ws: WebSocket, req: http.IncomingMessage) => {
+  const admission = new Admission(
+    { maxPending: config.max_pending_connections, maxPendingPerAddress: config.max_pending_per_ip, fileLimit: readFileLimit() },
+    {
+      refused: (reason) => metrics.connectionsRefused.inc({ reason }),
+      fdLimitReached: (open, budget) =>
+        logger.warn('Open-file limit reached: new connections are refused until some close', {
+          open_sockets: open,
+          budget,
+          suggestion: 'Raise the limit (LimitNOFILE in the systemd unit, ulimit -n) or lower max_connections',
+        }),
+    },
+  );
+  httpServer.on('connection', (socket: Socket) => {
+    if (!admission.socketOpened()) return socket.destroy();
+    metrics.openSockets.set(admission.openSockets);
+    socket.once('close', () => {
+      admission.socketClosed();
+      metrics.openSockets.set(admission.openSockets);
+    });
+  });
+
+  const accept = (ws: WebSocket, req: http.IncomingMessage, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
     counter += 1;
-    const address = clientAddress(req, proxies);
     const userAgent = String(req.headers['user-agent'] ?? '');
     const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, { ctx, failedAuth, origin }, (l) => links.delete(l));
     links.add(link);
-    link.start(req, readUpgradeRequest(req));
+    link.start(req, request, credentialWaitOver);
   };
 
   const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -136,7 +158,27 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     if (isHttpRoutePath(req.url)) {
       return rejectUpgrade(socket, 400, `${(req.url ?? '/').split('?')[0].slice(0, 200)} is an HTTP endpoint; connect the websocket to /ws (or any other path).`);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
+    const request = readUpgradeRequest(req);
+    const address = clientAddress(req, proxies);
+    if (request.credential) return wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, request, address));
+    // Without a credential the socket waits for a first `authenticate`: such sockets are capped,
+    // so they can never take the room authenticated users need.
+    const key = addressKey(address.ip);
+    const refused = admission.admitPending(key);
+    if (refused) {
+      logger.debug('Connection refused: too many connections waiting for a credential', { ip: address.ip, reason: refused });
+      return rejectUpgrade(socket, 503, 'Too many connections are waiting to authenticate; connect with ?token=… or retry shortly.');
+    }
+    metrics.pendingConnections.set(admission.pendingSockets);
+    const credentialWaitOver = () => {
+      admission.pendingEnded(key);
+      metrics.pendingConnections.set(admission.pendingSockets);
+    };
+    socket.once('close', credentialWaitOver);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('close', credentialWaitOver);
+      accept(ws, req, request, address, credentialWaitOver);
+    });
   };
 
   const hooks: UserEventHooks = {

@@ -66,6 +66,12 @@ export function startCli(args: string[], opts: CliOptions = {}): RunningCli {
   return watchChild(child);
 }
 
+/** Starts a long-running command with a lower open-file limit (util-linux's prlimit), as a small LimitNOFILE would. */
+export function startCliWithFileLimit(args: string[], openFiles: number, opts: CliOptions = {}): RunningCli {
+  const child = spawn('prlimit', [`--nofile=${openFiles}`, '--', process.execPath, BIN, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: 'pipe' });
+  return watchChild(child);
+}
+
 /**
  * Starts a command on a terminal of its own (standard input and output a pseudo-terminal, made
  * by util-linux's `script`), as an admin typing it would; SIGTERM to `script` reaches it.
