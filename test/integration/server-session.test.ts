@@ -109,7 +109,7 @@ forEachBackend('serve: TeamPass session validity', (backend) => {
     await setTeampassSetting(db, 'api_jwt_secret', 'tp-secret');
     await addApiSession(db, { jti: 'short', userId: user.id, expiresInSec: 2 });
     const token = jwt.sign({ id: user.id, exp: now() + 600, aud: 'teampass-api', jti: 'short' }, 'tp-secret', { algorithm: 'HS256' });
-    const api = await srv.client(`?token=${token}`);
+    const api = await srv.client(`?token=${token}`, PRECISE_CLOSE_CODES);
     expect((await connected(api)).type).to.equal('connected');
     await expectEnded(api, 'token_revoked');
   });
