@@ -19,7 +19,7 @@ export function demoBanner(demo: DemoInfo, demoUrl: string, emitDbArgument = '')
     `Demo users (websocket tokens valid ${demo.tokenTtlHours} h, reusable):`,
     ...demo.users.map((u) => `  ${u.login.padEnd(width)}  ${u.token}  ${u.role}`),
     'Fire an event from another terminal, in this folder:',
-    `  npx teampass-ws emit item_created item_id=100 folder_id=3 label='Hello from the CLI' created_by=cli${emitDbArgument ? ` --db '${emitDbArgument}'` : ''}`,
+    `  npx teampass-ws emit item_created item_id=100 folder_id=3 label='Hello from the CLI' created_by=1${emitDbArgument ? ` --db '${emitDbArgument}'` : ''}`,
   ];
   return { warnings, lines };
 }

@@ -76,13 +76,14 @@ export async function demoEmit(db: Database, user: DemoUserInfo, request: DemoEm
   if (request.event_type === 'system_maintenance') {
     plan = planEvent({ eventType: 'system_maintenance', payload: { message: request.label || `Maintenance notice from ${user.login}` }, target: { excludeUser }, nowSec });
   } else if (request.event_type === 'task_completed') {
-    const payload = { task_id: nowSec, task_type: 'demo_export', progress: 1, total: 1, status: 'completed', percent: 100, message: request.label || 'Your export is ready' };
+    // The background worker's shape (TeamPass's task_completed producer).
+    const payload = { task_id: nowSec, task_type: 'demo_export', status: 'completed', message: request.label || 'Your export is ready', item_id: 0, item_label: '', process_type: 'export' };
     plan = planEvent({ eventType: 'task_completed', payload, target: { user: String(user.id) }, nowSec });
   } else {
     const folderId = request.folder_id!;
     const item = await changeItem(db, request.event_type as 'item_created' | 'item_updated' | 'item_deleted', folderId, request.label ?? '');
     const actor = { item_created: 'created_by', item_updated: 'updated_by', item_deleted: 'deleted_by' }[request.event_type as 'item_created'];
-    plan = planEvent({ eventType: request.event_type, payload: { item_id: item.id, folder_id: folderId, label: item.label, [actor]: user.login }, target: { excludeUser }, nowSec });
+    plan = planEvent({ eventType: request.event_type, payload: { item_id: item.id, folder_id: folderId, label: item.label, [actor]: user.id }, target: { excludeUser }, nowSec });
   }
   const outcome = await emitEvent(db, plan, { wakePort: options.wakePort ?? 0 });
   const row = plan.rows[0];

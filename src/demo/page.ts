@@ -185,6 +185,9 @@ const SCRIPT = `
     data = data || {};
     var what = data.label || data.title || data.message || data.reason || '';
     var by = data.created_by || data.updated_by || data.deleted_by || data.copied_by || data.moved_by || data.changed_by || data.user_login || '';
+    // TeamPass names the actor by user id: show a demo user's login instead.
+    var actor = demo.users.filter(function (u) { return String(u.id) === String(by); })[0];
+    if (actor) by = actor.login;
     return { what: what, by: by };
   }
 
@@ -273,7 +276,8 @@ const SCRIPT = `
   });
   client.on('*', function (name, data, meta) {
     if (!meta) return;
-    $('last-id').textContent = String(client.getLastEventId());
+    // The event's own id; the client's resume point (getLastEventId) is the server's settled watermark.
+    if (meta.event_id != null) $('last-id').textContent = String(meta.event_id);
     var folderId = data && (data.folder_id || data.to_folder_id || data.from_folder_id);
     var c = cards[folderId];
     addEvent(c && !c.card.classList.contains('refused') ? c.list : $('other-events'), name, data, meta);
@@ -297,7 +301,7 @@ const SCRIPT = `
   function updateCli() {
     var folder = $('fire-folder').value;
     var db = demo.emitDbArgument ? ' --db ' + quote(demo.emitDbArgument) : '';
-    $('cli').textContent = 'npx teampass-ws emit item_created item_id=100 folder_id=' + folder + " label='Hello from the CLI' created_by=cli" + db;
+    $('cli').textContent = 'npx teampass-ws emit item_created item_id=100 folder_id=' + folder + " label='Hello from the CLI' created_by=1" + db;
     $('fire-folder-label').style.display = $('fire-type').value.indexOf('item_') === 0 ? '' : 'none';
   }
   $('fire-folder').addEventListener('change', updateCli);

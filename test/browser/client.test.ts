@@ -89,7 +89,7 @@ forEachBackend('browser client in Chromium against the daemon', (backend) => {
     await page.goto(`${pages.origin}/?token=${auditor.token}&folder=${folder}`);
     await page.waitForFunction(() => (window as unknown as { log: PageLog }).log.subscribed.length === 1, undefined, { timeout: 20_000 });
     expect((await pageLog(page)).opens).to.equal(1);
-    await emit('item_created', 'item_id=10', `folder_id=${folder}`, 'label=first', 'created_by=admin');
+    await emit('item_created', 'item_id=10', `folder_id=${folder}`, 'label=first', 'created_by=1');
     await page.waitForFunction(() => (window as unknown as { log: PageLog }).log.events.length >= 1, undefined, { timeout: 20_000 });
     expect(await labels()).to.deep.equal(['first']);
   });
@@ -99,15 +99,15 @@ forEachBackend('browser client in Chromium against the daemon', (backend) => {
     const auditor = demo.users.find((u) => u.login === 'auditor')!;
     await daemon.cli.stop();
     await page.waitForFunction(() => (window as unknown as { log: PageLog }).log.closes.length >= 1, undefined, { timeout: 20_000 });
-    await emit('item_updated', 'item_id=10', `folder_id=${folder}`, 'label=while-down-1', 'updated_by=admin');
+    await emit('item_updated', 'item_id=10', `folder_id=${folder}`, 'label=while-down-1', 'updated_by=1');
     // A user event between two folder events: the login replays it before the resubscribe replays the folder's.
     await emit('task_completed', '--user', String(auditor.id), 'task_id=1', 'task_type=export', 'status=completed', 'message=user-event', 'item_id=0', 'item_label=', 'process_type=export');
-    await emit('item_updated', 'item_id=10', `folder_id=${folder}`, 'label=while-down-2', 'updated_by=admin');
+    await emit('item_updated', 'item_id=10', `folder_id=${folder}`, 'label=while-down-2', 'updated_by=1');
     // Another folder the user does not subscribe to: must not come back with the replay.
-    await emit('item_created', 'item_id=11', 'folder_id=3', 'label=other-folder', 'created_by=admin');
+    await emit('item_created', 'item_id=11', 'folder_id=3', 'label=other-folder', 'created_by=1');
     daemon = await startDaemon(['--db', dbUrl, '--allowed-origins', pages.origin, '--session-check-sec', '1', '--poll-interval-ms', '100'], { port: daemon.port });
     await page.waitForFunction(() => (window as unknown as { log: PageLog }).log.events.length >= 4, undefined, { timeout: 60_000 });
-    await emit('item_deleted', 'item_id=10', `folder_id=${folder}`, 'label=after-restart', 'deleted_by=admin');
+    await emit('item_deleted', 'item_id=10', `folder_id=${folder}`, 'label=after-restart', 'deleted_by=1');
     await page.waitForFunction(() => (window as unknown as { log: PageLog }).log.events.length >= 5, undefined, { timeout: 20_000 });
 
     const log = await pageLog(page);

@@ -44,11 +44,11 @@ describe('the demo page in Chromium', function () {
   });
 
   it('shows an event fired with `teampass-ws emit` in the same folder', async () => {
-    const r = await runCli(['emit', 'item_created', 'item_id=100', 'folder_id=4', 'label=Fired from the CLI', 'created_by=cli'], { cwd });
+    const r = await runCli(['emit', 'item_created', 'item_id=100', 'folder_id=4', 'label=Fired from the CLI', 'created_by=1'], { cwd });
     expect(r.code, r.stderr + r.stdout).to.equal(0);
     const li = folderCard(4).locator('li[data-event="item_created"]');
     await li.waitFor({ timeout: 20_000 });
-    expect(await li.textContent()).to.match(/item_created — Fired from the CLI#\d+ · by cli/);
+    expect(await li.textContent()).to.match(/item_created — Fired from the CLI#\d+ · by admin/);
     const id = Number(await li.getAttribute('data-event-id'));
     expect(await page.locator('#last-id').textContent()).to.equal(String(id));
   });
@@ -70,11 +70,11 @@ describe('the demo page in Chromium', function () {
       await other.goto(`${daemon.httpUrl}/demo?user=pat`);
       await other.locator('article.folder[data-folder="5"] .sub.ok').waitFor({ timeout: 20_000 });
       await other.locator('article.folder[data-folder="4"] .sub.no').waitFor({ timeout: 20_000 });
-      const r = await runCli(['emit', 'item_updated', 'item_id=5', 'folder_id=5', 'label=Pat only', 'updated_by=pat'], { cwd });
+      const r = await runCli(['emit', 'item_updated', 'item_id=5', 'folder_id=5', 'label=Pat only', 'updated_by=4'], { cwd });
       expect(r.code, r.stderr).to.equal(0);
       await other.locator('article.folder[data-folder="5"] li', { hasText: 'Pat only' }).waitFor({ timeout: 20_000 });
       // The auditor's page got nothing for Pat's personal folder.
-      const r2 = await runCli(['emit', 'item_updated', 'item_id=4', 'folder_id=4', 'label=Audit note', 'updated_by=admin'], { cwd });
+      const r2 = await runCli(['emit', 'item_updated', 'item_id=4', 'folder_id=4', 'label=Audit note', 'updated_by=1'], { cwd });
       expect(r2.code, r2.stderr).to.equal(0);
       await page.locator('li', { hasText: 'Audit note' }).waitFor({ timeout: 20_000 });
       expect(await page.locator('li', { hasText: 'Pat only' }).count()).to.equal(0);

@@ -75,7 +75,7 @@ describe('serve --demo (the CLI as a process)', function () {
       const row = (await db.knex(db.t.events).where({ id: (ok.json.ids as number[])[0] }).first()) as { event_type: string; target_type: string; target_id: number; payload: string };
       expect(row).to.include({ event_type: 'item_created', target_type: 'folder', target_id: 3 });
       const payload = JSON.parse(row.payload) as Record<string, unknown>;
-      expect(payload).to.include({ folder_id: 3, label: 'Staging DB', created_by: 'auditor', exclude_user_id: 3 });
+      expect(payload).to.include({ folder_id: 3, label: 'Staging DB', created_by: 3, exclude_user_id: 3 });
       expect(payload.server_timestamp).to.be.a('number');
       const item = (await db.knex(db.t.items).where({ id: payload.item_id as number }).first()) as { label: string; id_tree: number };
       expect(item).to.include({ label: 'Staging DB', id_tree: 3 });
