@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HttpRoute } from '../server/delivery.js';
+import type { HttpRoute } from '../delivery.js';
 import { methodNotAllowed, requestPath, sendText } from './http.js';
 
 export const CLIENT_SCRIPT_PATH = '/client/teampass-websocket.js';

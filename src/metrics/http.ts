@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import { ping, type Database } from '../db/index.js';
 import { packageInfo } from '../ops/package-info.js';
-import type { FeedHealth, HttpRoute } from '../server/delivery.js';
+import type { FeedHealth, HttpRoute } from '../delivery.js';
 import type { Metrics } from './metrics.js';
 
 export interface HealthDeps {

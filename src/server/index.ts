@@ -14,7 +14,7 @@ import { ConnectionAudit } from './audit.js';
 import { ClientLink } from './client-link.js';
 import { clientAddress, TrustedProxies } from './client-ip.js';
 import type { ServerContext } from './context.js';
-import type { ConnectionDirectory, EventFeed, HttpRoute, UserEventHooks } from './delivery.js';
+import type { ConnectionDirectory, ConnectionSide, EventFeed, HttpRoute, UserEventHooks } from '../delivery.js';
 import { EditionLocks } from './edition-locks.js';
 import { answerStarting, httpHandler, isHttpRoutePath, rejectUpgrade } from './http-routes.js';
 import { refreshAccess } from './notify.js';
@@ -27,12 +27,12 @@ import { ConnectionRegistry } from './registry.js';
 import { SessionMonitor } from './session-monitor.js';
 import { readUpgradeRequest } from './upgrade-request.js';
 
-export type { ConnectionDirectory, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from './delivery.js';
+export type { ConnectionDirectory, ConnectionSide, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from '../delivery.js';
 export { CloseCode } from '../protocol/index.js';
 export { assertCanListen } from './listen-error.js';
 export { PortGate } from './port-gate.js';
 
-export interface ServerDeps {
+export interface ServerDeps<F extends EventFeed> {
   config: Config;
   tokenMode: 'reusable' | 'single_use';
   db: Database;
@@ -50,9 +50,14 @@ export interface ServerDeps {
    * random when absent.
    */
   instanceId?: string;
+  /**
+   * Builds the event feed (the bridge) over this server's connections: last_event_id in
+   * `connected`, and recovery (?since=, since_event_id). Called once, while the server is built.
+   */
+  feed: (side: ConnectionSide) => F;
 }
 
-export interface TeampassWsServer {
+export interface TeampassWsServer<F extends EventFeed = EventFeed> {
   /**
    * Listens on config host:port at once, before any database work: TeamPass's admin panel checks
    * the port half a second after starting the unit. Until `listen` completes, upgrades wait and
@@ -65,8 +70,8 @@ export interface TeampassWsServer {
   stop(): Promise<void>;
   readonly directory: ConnectionDirectory;
   readonly hooks: UserEventHooks;
-  /** Connects the event bridge: last_event_id in `connected`, and recovery (?since=, since_event_id). */
-  attachFeed(feed: EventFeed): void;
+  /** The feed built by `deps.feed` over `directory` and `hooks`. */
+  readonly feed: F;
   /** The bound port (0 before listen). */
   readonly port: number;
 }
@@ -75,26 +80,42 @@ export interface TeampassWsServer {
 const SHUTDOWN_GRACE_MS = 3000;
 
 
-export function createServer(deps: ServerDeps): TeampassWsServer {
+export function createServer<F extends EventFeed>(deps: ServerDeps<F>): TeampassWsServer<F> {
   const { config, db, logger, metrics } = deps;
   const instanceId = deps.instanceId ?? randomBytes(3).toString('hex');
   const settings = new MiscSettings(db);
   const registry = new ConnectionRegistry(metrics);
   const keyring = new JwtKeyring(settings, deps.teampass, config.jwt_secret, logger);
-  let feed: EventFeed | undefined;
   let stopping: Promise<void> | undefined;
+  const access = new AccessCache(db, settings, config.access_refresh_sec * 1000);
+  const hooks: UserEventHooks = {
+    async folderPermissionChanged(userId) {
+      if (registry.countForUser(userId) === 0) {
+        access.forget(userId);
+        return;
+      }
+      await refreshAccess(ctx, userId);
+    },
+    sessionExpired(userId, reason) {
+      const connections = [...registry.byUser(userId)];
+      if (connections.length > 0) logger.info('Session expired: closing the user connections', { user_id: userId, reason, connections: connections.length });
+      for (const connection of connections) connection.close(CloseCode.AuthFailed, 'session expired');
+    },
+  };
+
+  const feed = deps.feed({ directory: registry, hooks });
   const ctx: ServerContext = {
     config,
     logger,
     metrics,
     settings,
-    access: new AccessCache(db, settings, config.access_refresh_sec * 1000),
+    access,
     authenticator: new Authenticator({ db, tokenMode: deps.tokenMode, keyring }),
     registry,
     presence: new Presence(),
     locks: new EditionLocks(db),
     audit: new ConnectionAudit(db, logger),
-    feed: () => feed,
+    feed,
     stopping: () => stopping !== undefined,
   };
   const proxies = new TrustedProxies(config.trusted_proxies);
@@ -137,21 +158,6 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
       return rejectUpgrade(socket, 400, `${(req.url ?? '/').split('?')[0].slice(0, 200)} is an HTTP endpoint; connect the websocket to /ws (or any other path).`);
     }
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
-  };
-
-  const hooks: UserEventHooks = {
-    async folderPermissionChanged(userId) {
-      if (registry.countForUser(userId) === 0) {
-        ctx.access.forget(userId);
-        return;
-      }
-      await refreshAccess(ctx, userId);
-    },
-    sessionExpired(userId, reason) {
-      const connections = [...registry.byUser(userId)];
-      if (connections.length > 0) logger.info('Session expired: closing the user connections', { user_id: userId, reason, connections: connections.length });
-      for (const connection of connections) connection.close(CloseCode.AuthFailed, 'session expired');
-    },
   };
 
   let bound: Promise<{ host: string; port: number }> | undefined;
@@ -220,9 +226,7 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     stop: () => (stopping ??= runStop()),
     directory: registry,
     hooks,
-    attachFeed(f) {
-      feed = f;
-    },
+    feed,
     get port() {
       return boundPort;
     },

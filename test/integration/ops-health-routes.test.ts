@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
 import { createMetrics, healthRoutes, type HealthBody, type Metrics } from '../../src/metrics/index.js';
-import type { FeedHealth, HttpRoute } from '../../src/server/delivery.js';
+import type { FeedHealth, HttpRoute } from '../../src/delivery.js';
 import { forEachBackend, openTestDatabase } from '../helpers/backends.js';
 import { mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { parsePrometheusText } from '../helpers/prometheus.js';
