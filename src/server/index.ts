@@ -31,6 +31,7 @@ export type { ConnectionDirectory, ConnectionSide, DeliveryTarget, EventFeed, Fe
 export { CloseCode } from '../protocol/index.js';
 export { assertCanListen } from './listen-error.js';
 export { PortGate } from './port-gate.js';
+export { CLIENT_SCRIPT_PATH, clientBundlePath, clientRoutes } from './client-route.js';
 
 export interface ServerDeps<F extends EventFeed> {
   config: Config;
@@ -123,6 +124,11 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
   const origin = new OriginPolicy(config.allowed_origins, () => settings.value('cpassman_url'));
   const monitor = new SessionMonitor(ctx, db);
   const links = new Set<ClientLink>();
+  let lastLinkClosed: (() => void) | undefined;
+  const forget = (link: ClientLink) => {
+    links.delete(link);
+    if (links.size === 0) lastLinkClosed?.();
+  };
   let counter = 0;
   let heartbeat: NodeJS.Timeout | undefined;
   let boundPort = 0;
@@ -147,7 +153,7 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     counter += 1;
     const address = clientAddress(req, proxies);
     const userAgent = String(req.headers['user-agent'] ?? '');
-    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, { ctx, failedAuth, origin }, (l) => links.delete(l));
+    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, { ctx, failedAuth, origin }, forget);
     links.add(link);
     link.start(req, readUpgradeRequest(req));
   };
@@ -202,16 +208,12 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     await monitor.stop();
     const pending = [...links];
     for (const link of pending) link.shutdown();
-    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
-    while (links.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const link of [...links]) link.socket.terminate();
-    while (links.size > 0) await new Promise((r) => setTimeout(r, 5));
+    const allClosed = links.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (lastLinkClosed = resolve));
+    if (!(await within(allClosed, SHUTDOWN_GRACE_MS))) for (const link of [...links]) link.socket.terminate();
+    await allClosed;
     // Answers already under way finish (bounded) before the database and the log are closed under them.
     const inFlight = Promise.allSettled(pending.map((link) => link.settled()));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([inFlight.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), SHUTDOWN_GRACE_MS)))]);
-    clearTimeout(timer);
-    if (timedOut) logger.warn('Shutdown did not wait any longer for messages still being answered', { wait_ms: SHUTDOWN_GRACE_MS });
+    if (!(await within(inFlight, SHUTDOWN_GRACE_MS))) logger.warn('Shutdown did not wait any longer for messages still being answered', { wait_ms: SHUTDOWN_GRACE_MS });
     await ctx.audit.settle();
     httpServer.closeAllConnections();
     wss.close();
@@ -231,4 +233,15 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
       return boundPort;
     },
   };
+}
+
+/** Whether `promise` settled within `ms`; the timer is cleared either way. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
