@@ -7,8 +7,8 @@ import type { Config, LoadedConfig } from '../src/config/index.js';
 import { missingTables, redactUrl, requireWebsocketTables, verifyDatabase, type Database } from '../src/db/index.js';
 import { demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
 import { createLogger, type Logger } from '../src/log/index.js';
-import { createMetrics, healthRoutes } from '../src/metrics/index.js';
-import { assertCanListen, clientRoutes, createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
+import { createMetrics, metricsRoute } from '../src/metrics/index.js';
+import { assertCanListen, clientRoutes, createServer, healthzRoute, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
 import type { CommandContext } from './context.js';
 import { addConfigOptions, configFlagsSchema, createCommandDatabase, loadCommandConfig, parseOptions } from './options.js';
 import { chooseServeMode } from './serve-mode.js';
@@ -123,7 +123,8 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
     const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
     // The demo's routes join this list once its dataset is ready: routes are looked up per request.
-    const routes: HttpRoute[] = [...healthRoutes({ metrics, db, config, instanceId, mode, health: (): FeedHealth | undefined => bridge?.health() }), ...clientRoutes()];
+    const health = (): FeedHealth | undefined => bridge?.health();
+    const routes: HttpRoute[] = [healthzRoute({ metrics, db, config, instanceId, mode, health }), metricsRoute({ metrics, health }), ...clientRoutes()];
     const feed = { db, config, logger, metrics };
     // Server and bridge wired here, once: the bridge delivers to the server's connections, the
     // server asks the bridge for the newest id and for recovery. The bridge polls from start().

@@ -31,6 +31,7 @@ export type { ConnectionDirectory, ConnectionSide, DeliveryTarget, EventFeed, Fe
 export { CloseCode } from '../protocol/index.js';
 export { assertCanListen } from './listen-error.js';
 export { PortGate } from './port-gate.js';
+export { HEALTH_SERVICE_NAME, healthzRoute, type HealthBody, type HealthDeps } from './healthz.js';
 export { CLIENT_SCRIPT_PATH, clientBundlePath, clientRoutes } from './client-route.js';
 
 export interface ServerDeps<F extends EventFeed> {
