@@ -5,10 +5,10 @@ import os from 'node:os';
 import { createEventBridge, type EventBridge } from '../src/bridge/index.js';
 import type { Config, LoadedConfig } from '../src/config/index.js';
 import { missingTables, redactUrl, requireWebsocketTables, verifyDatabase, type Database } from '../src/db/index.js';
-import { clientRoutes, demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
+import { demoBanner, demoRoutes, prepareDemo } from '../src/demo/index.js';
 import { createLogger, type Logger } from '../src/log/index.js';
-import { createMetrics, healthRoutes } from '../src/metrics/index.js';
-import { assertCanListen, createServer, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
+import { createMetrics, metricsRoute } from '../src/metrics/index.js';
+import { assertCanListen, clientRoutes, createServer, healthzRoute, type FeedHealth, type HttpRoute, type TeampassWsServer } from '../src/server/index.js';
 import type { CommandContext } from './context.js';
 import { addConfigOptions, configFlagsSchema, createCommandDatabase, loadCommandConfig, parseOptions } from './options.js';
 import { chooseServeMode } from './serve-mode.js';
@@ -86,7 +86,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
   let logger: Logger | undefined;
   const onHangup = () => logger?.reopen();
   process.on('SIGHUP', onHangup);
-  let server: TeampassWsServer | undefined;
+  let server: TeampassWsServer<EventBridge> | undefined;
   let bridge: EventBridge | undefined;
   let db: Database | undefined;
   let up = false;
@@ -123,8 +123,12 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
     const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
     // The demo's routes join this list once its dataset is ready: routes are looked up per request.
-    const routes: HttpRoute[] = [...healthRoutes({ metrics, db, config, instanceId, mode, health: (): FeedHealth | undefined => bridge?.health() }), ...clientRoutes()];
-    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId, gate });
+    const health = (): FeedHealth | undefined => bridge?.health();
+    const routes: HttpRoute[] = [healthzRoute({ metrics, db, config, instanceId, mode, health }), metricsRoute({ metrics, health }), ...clientRoutes()];
+    const feed = { db, config, logger, metrics };
+    // Server and bridge wired here, once: the bridge delivers to the server's connections, the
+    // server asks the bridge for the newest id and for recovery. The bridge polls from start().
+    server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId, gate, feed: (side) => createEventBridge({ ...feed, ...side }) });
     // The port first: TeamPass's admin panel checks it half a second after starting the unit,
     // and the database may take longer to answer. Upgrades wait until it does.
     await server.bind();
@@ -136,8 +140,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
       ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: emitDbArgument(config, opened.embedded), pollNow: () => bridge?.pollNow() })
       : undefined;
     routes.push(...(demo?.routes ?? []));
-    bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
-    server.attachFeed(bridge);
+    bridge = server.feed;
     await bridge.start();
     const { host, port } = await server.listen();
     up = true;

@@ -1,5 +1,5 @@
 import jwt from 'jsonwebtoken';
-import type { JwtSecret } from './jwt-secrets.js';
+import { TEAMPASS_API_AUDIENCE, type JwtSecret } from './jwt-secrets.js';
 
 export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -49,7 +49,7 @@ function failureOf(err: unknown): { reason: JwtFailure; detail: string } {
   if (e.name === 'TokenExpiredError') return { reason: 'jwt_expired', detail: 'the token has expired' };
   if (e.name === 'NotBeforeError') return { reason: 'jwt_not_yet_valid', detail: 'the token is not valid yet' };
   const message = e.message ?? '';
-  if (/audience/.test(message)) return { reason: 'jwt_bad_audience', detail: `the token's audience is not ${'teampass-api'}` };
+  if (/audience/.test(message)) return { reason: 'jwt_bad_audience', detail: `the token's audience is not ${TEAMPASS_API_AUDIENCE}` };
   if (/issuer/.test(message)) return { reason: 'jwt_bad_issuer', detail: "the token's issuer is not this TeamPass (cpassman_url)" };
   if (/algorithm/.test(message)) return { reason: 'jwt_alg_refused', detail: 'only HS256 tokens are accepted' };
   return { reason: 'jwt_malformed', detail: 'the token cannot be read' };

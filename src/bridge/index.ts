@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { databaseError, EventsRepository, type Database } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
-import type { ConnectionDirectory, EventFeed, UserEventHooks } from '../server/delivery.js';
+import type { ConnectionDirectory, EventFeed, UserEventHooks } from '../delivery.js';
 import { Cleanup } from './cleanup.js';
 import { EventPoller } from './poller.js';
 import { Recovery } from './recovery.js';

@@ -1,7 +1,7 @@
 import type { EventRow, EventsRepository } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
-import type { FeedHealth } from '../server/delivery.js';
+import type { FeedHealth } from '../delivery.js';
 import { isBadEvent, parseEventRow } from './event-frame.js';
 import { MissingIds, type IdRange } from './gap-tracker.js';
 import type { EventRouter } from './router.js';

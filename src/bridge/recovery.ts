@@ -1,6 +1,6 @@
 import { databaseError, type Database, type EventsRepository } from '../db/index.js';
 import { TeampassWsError } from '../errors.js';
-import type { DeliveryTarget, ReplayScope } from '../server/delivery.js';
+import type { DeliveryTarget, ReplayScope } from '../delivery.js';
 import { isBadEvent, parseEventRow } from './event-frame.js';
 import { mayReceive } from './router.js';
 

@@ -1,7 +1,7 @@
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { eventTypeLabel } from '../protocol/index.js';
-import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../server/delivery.js';
+import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../delivery.js';
 import { liveFrame, type RoutableEvent } from './event-frame.js';
 
 /**

@@ -1,5 +1,4 @@
 export * from './banner.js';
-export * from './client-route.js';
 export * from './dataset.js';
 export * from './emit.js';
 export * from './page.js';

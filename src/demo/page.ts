@@ -1,4 +1,4 @@
-import { CLIENT_SCRIPT_PATH } from './client-route.js';
+import { CLIENT_SCRIPT_PATH } from '../server/client-route.js';
 import { DEMO_EVENT_TYPES } from './emit.js';
 import type { DemoInfo } from './prepare.js';
 

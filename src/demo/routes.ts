@@ -1,7 +1,7 @@
 import type { Database } from '../db/index.js';
 import { isTeampassWsError } from '../errors.js';
 import type { Logger } from '../log/index.js';
-import type { HttpRoute } from '../server/delivery.js';
+import type { HttpRoute } from '../delivery.js';
 import { DemoRequestError, demoEmit, parseDemoEmit } from './emit.js';
 import { BodyTooLarge, methodNotAllowed, readBody, requestPath, sendJson, sendText } from './http.js';
 import { renderDemoPage } from './page.js';

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { HEALTH_SERVICE_NAME, type HealthBody } from '../metrics/http.js';
+import { HEALTH_SERVICE_NAME, type HealthBody } from '../server/healthz.js';
 import { skipped, type CheckDef } from './check-types.js';
 
 /** Tries to listen where the daemon would; resolves with the error code, or undefined when free. */

@@ -1,4 +1,4 @@
-import type { HealthBody } from '../metrics/http.js';
+import type { HealthBody } from '../server/healthz.js';
 import { probeUrl } from './check-port.js';
 
 export type HealthVerdict =

@@ -9,7 +9,7 @@ import type {
 } from '../protocol/index.js';
 import { unixNow, unknownActionMessage } from '../protocol/index.js';
 import type { Connection } from './connection.js';
-import type { ReplayScope } from './delivery.js';
+import type { ReplayScope } from '../delivery.js';
 import type { ServerContext } from './context.js';
 import { broadcastItemViewers, broadcastKbViewers, refreshAccess, sendError } from './notify.js';
 
@@ -188,18 +188,15 @@ async function recoverWhileSubscribing(
  */
 function recoveryFields(ctx: ServerContext, connection: Connection, recovered: boolean | undefined): { recovered?: boolean; settled_event_id?: number } {
   if (recovered === undefined) return {};
-  const feed = ctx.feed();
-  if (!feed || connection.replaying) return { recovered };
-  return { recovered, settled_event_id: feed.settledEventId() };
+  if (connection.replaying) return { recovered };
+  return { recovered, settled_event_id: ctx.feed.settledEventId() };
 }
 
 /** Replays what the client missed; undefined when it did not ask (no `recovered` field then). */
 export async function replay(ctx: ServerContext, connection: Connection, since: number | undefined, scope?: ReplayScope): Promise<boolean | undefined> {
   if (since === undefined) return undefined;
-  const feed = ctx.feed();
-  if (!feed) return false;
   try {
-    return (await feed.replay(connection, since, scope)).recovered;
+    return (await ctx.feed.replay(connection, since, scope)).recovered;
   } catch (err) {
     ctx.logger.error('Replay failed', { connection: connection.id, since, error: (err as Error).message });
     return false;

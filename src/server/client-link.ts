@@ -207,8 +207,8 @@ export class ClientLink {
       server_time: unixNow(),
       config: { ping_interval: ctx.config.ping_interval_sec },
       ...(reconnectToken ? { reconnect_token: reconnectToken } : {}),
-      last_event_id: ctx.feed()?.lastEventId() ?? 0,
-      settled_event_id: ctx.feed()?.settledEventId() ?? 0,
+      last_event_id: ctx.feed.lastEventId(),
+      settled_event_id: ctx.feed.settledEventId(),
       ...(recovered === undefined ? {} : { recovered }),
       ...(requestId === undefined ? {} : { request_id: requestId }),
     };

@@ -1,7 +1,7 @@
 import type { FolderAccess } from '../access/index.js';
 import type { Identity } from '../auth/index.js';
 import type { ClientSocket } from './client-socket.js';
-import type { DeliveryTarget } from './delivery.js';
+import type { DeliveryTarget } from '../delivery.js';
 import { SentIds } from './sent-ids.js';
 
 /**

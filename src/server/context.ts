@@ -4,7 +4,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ConnectionAudit } from './audit.js';
-import type { EventFeed } from './delivery.js';
+import type { EventFeed } from '../delivery.js';
 import type { EditionLocks } from './edition-locks.js';
 import type { Presence } from './presence.js';
 import type { ConnectionRegistry } from './registry.js';
@@ -21,7 +21,7 @@ export interface ServerContext {
   readonly presence: Presence;
   readonly locks: EditionLocks;
   readonly audit: ConnectionAudit;
-  feed(): EventFeed | undefined;
+  readonly feed: EventFeed;
   /** True once stop() began: closes are shutdown closes (locks are kept for the reconnect). */
   stopping(): boolean;
 }

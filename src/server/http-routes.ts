@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/index.js';
-import type { HttpRoute } from './delivery.js';
+import type { HttpRoute } from '../delivery.js';
 
 /** Proxies forward /ws (nginx keeps the prefix) or / (Apache's ProxyPass /ws/ strips it). */
 export function isWebsocketPath(url: string | undefined): boolean {

@@ -15,7 +15,7 @@ import { ConnectionAudit } from './audit.js';
 import { ClientLink } from './client-link.js';
 import { addressKey, clientAddress, TrustedProxies, type ClientAddress } from './client-ip.js';
 import type { ServerContext } from './context.js';
-import type { ConnectionDirectory, EventFeed, HttpRoute, UserEventHooks } from './delivery.js';
+import type { ConnectionDirectory, ConnectionSide, EventFeed, HttpRoute, UserEventHooks } from '../delivery.js';
 import { EditionLocks } from './edition-locks.js';
 import { answerStarting, httpHandler, isHttpRoutePath, rejectUpgrade } from './http-routes.js';
 import { refreshAccess } from './notify.js';
@@ -29,12 +29,14 @@ import { SessionMonitor } from './session-monitor.js';
 import { readUpgradeRequest, type UpgradeRequest } from './upgrade-request.js';
 import { Admission, readFileLimit } from './admission.js';
 
-export type { ConnectionDirectory, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from './delivery.js';
+export type { ConnectionDirectory, ConnectionSide, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from '../delivery.js';
 export { CloseCode } from '../protocol/index.js';
 export { assertCanListen } from './listen-error.js';
 export { PortGate } from './port-gate.js';
+export { HEALTH_SERVICE_NAME, healthzRoute, type HealthBody, type HealthDeps } from './healthz.js';
+export { CLIENT_SCRIPT_PATH, clientBundlePath, clientRoutes } from './client-route.js';
 
-export interface ServerDeps {
+export interface ServerDeps<F extends EventFeed> {
   config: Config;
   tokenMode: 'reusable' | 'single_use';
   db: Database;
@@ -52,9 +54,14 @@ export interface ServerDeps {
    * random when absent.
    */
   instanceId?: string;
+  /**
+   * Builds the event feed (the bridge) over this server's connections: last_event_id in
+   * `connected`, and recovery (?since=, since_event_id). Called once, while the server is built.
+   */
+  feed: (side: ConnectionSide) => F;
 }
 
-export interface TeampassWsServer {
+export interface TeampassWsServer<F extends EventFeed = EventFeed> {
   /**
    * Listens on config host:port at once, before any database work: TeamPass's admin panel checks
    * the port half a second after starting the unit. Until `listen` completes, upgrades wait and
@@ -67,8 +74,8 @@ export interface TeampassWsServer {
   stop(): Promise<void>;
   readonly directory: ConnectionDirectory;
   readonly hooks: UserEventHooks;
-  /** Connects the event bridge: last_event_id in `connected`, and recovery (?since=, since_event_id). */
-  attachFeed(feed: EventFeed): void;
+  /** The feed built by `deps.feed` over `directory` and `hooks`. */
+  readonly feed: F;
   /** The bound port (0 before listen). */
   readonly port: number;
 }
@@ -77,26 +84,42 @@ export interface TeampassWsServer {
 const SHUTDOWN_GRACE_MS = 3000;
 
 
-export function createServer(deps: ServerDeps): TeampassWsServer {
+export function createServer<F extends EventFeed>(deps: ServerDeps<F>): TeampassWsServer<F> {
   const { config, db, logger, metrics } = deps;
   const instanceId = deps.instanceId ?? randomBytes(3).toString('hex');
   const settings = new MiscSettings(db);
   const registry = new ConnectionRegistry(metrics);
   const keyring = new JwtKeyring(settings, deps.teampass, config.jwt_secret, logger);
-  let feed: EventFeed | undefined;
   let stopping: Promise<void> | undefined;
+  const access = new AccessCache(db, settings, config.access_refresh_sec * 1000);
+  const hooks: UserEventHooks = {
+    async folderPermissionChanged(userId) {
+      if (registry.countForUser(userId) === 0) {
+        access.forget(userId);
+        return;
+      }
+      await refreshAccess(ctx, userId);
+    },
+    sessionExpired(userId, reason) {
+      const connections = [...registry.byUser(userId)];
+      if (connections.length > 0) logger.info('Session expired: closing the user connections', { user_id: userId, reason, connections: connections.length });
+      for (const connection of connections) connection.close(CloseCode.AuthFailed, 'session expired');
+    },
+  };
+
+  const feed = deps.feed({ directory: registry, hooks });
   const ctx: ServerContext = {
     config,
     logger,
     metrics,
     settings,
-    access: new AccessCache(db, settings, config.access_refresh_sec * 1000),
+    access,
     authenticator: new Authenticator({ db, tokenMode: deps.tokenMode, keyring }),
     registry,
     presence: new Presence(),
     locks: new EditionLocks(db),
     audit: new ConnectionAudit(db, logger),
-    feed: () => feed,
+    feed,
     stopping: () => stopping !== undefined,
   };
   const proxies = new TrustedProxies(config.trusted_proxies);
@@ -104,6 +127,11 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   const origin = new OriginPolicy(config.allowed_origins, () => settings.value('cpassman_url'));
   const monitor = new SessionMonitor(ctx, db);
   const links = new Set<ClientLink>();
+  let lastLinkClosed: (() => void) | undefined;
+  const forget = (link: ClientLink) => {
+    links.delete(link);
+    if (links.size === 0) lastLinkClosed?.();
+  };
   let counter = 0;
   let heartbeat: NodeJS.Timeout | undefined;
   let boundPort = 0;
@@ -148,7 +176,7 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
   const accept = (ws: WebSocket, req: http.IncomingMessage, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
     counter += 1;
     const userAgent = String(req.headers['user-agent'] ?? '');
-    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, { ctx, failedAuth, origin }, (l) => links.delete(l));
+    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, { ctx, failedAuth, origin }, forget);
     links.add(link);
     link.start(req, request, credentialWaitOver);
   };
@@ -179,21 +207,6 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
       socket.off('close', credentialWaitOver);
       accept(ws, req, request, address, credentialWaitOver);
     });
-  };
-
-  const hooks: UserEventHooks = {
-    async folderPermissionChanged(userId) {
-      if (registry.countForUser(userId) === 0) {
-        ctx.access.forget(userId);
-        return;
-      }
-      await refreshAccess(ctx, userId);
-    },
-    sessionExpired(userId, reason) {
-      const connections = [...registry.byUser(userId)];
-      if (connections.length > 0) logger.info('Session expired: closing the user connections', { user_id: userId, reason, connections: connections.length });
-      for (const connection of connections) connection.close(CloseCode.AuthFailed, 'session expired');
-    },
   };
 
   let bound: Promise<{ host: string; port: number }> | undefined;
@@ -238,16 +251,12 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     await monitor.stop();
     const pending = [...links];
     for (const link of pending) link.shutdown();
-    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
-    while (links.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const link of [...links]) link.socket.terminate();
-    while (links.size > 0) await new Promise((r) => setTimeout(r, 5));
+    const allClosed = links.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (lastLinkClosed = resolve));
+    if (!(await within(allClosed, SHUTDOWN_GRACE_MS))) for (const link of [...links]) link.socket.terminate();
+    await allClosed;
     // Answers already under way finish (bounded) before the database and the log are closed under them.
     const inFlight = Promise.allSettled(pending.map((link) => link.settled()));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([inFlight.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), SHUTDOWN_GRACE_MS)))]);
-    clearTimeout(timer);
-    if (timedOut) logger.warn('Shutdown did not wait any longer for messages still being answered', { wait_ms: SHUTDOWN_GRACE_MS });
+    if (!(await within(inFlight, SHUTDOWN_GRACE_MS))) logger.warn('Shutdown did not wait any longer for messages still being answered', { wait_ms: SHUTDOWN_GRACE_MS });
     await ctx.audit.settle();
     httpServer.closeAllConnections();
     wss.close();
@@ -262,11 +271,20 @@ export function createServer(deps: ServerDeps): TeampassWsServer {
     stop: () => (stopping ??= runStop()),
     directory: registry,
     hooks,
-    attachFeed(f) {
-      feed = f;
-    },
+    feed,
     get port() {
       return boundPort;
     },
   };
+}
+
+/** Whether `promise` settled within `ms`; the timer is cleared either way. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,6 +1,6 @@
 import type { Metrics } from '../metrics/index.js';
 import type { Connection } from './connection.js';
-import type { ConnectionDirectory } from './delivery.js';
+import type { ConnectionDirectory } from '../delivery.js';
 
 export interface Stats {
   total_connections: number;

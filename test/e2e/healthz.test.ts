@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Database } from '../../src/db/index.js';
-import type { HealthBody } from '../../src/metrics/index.js';
+import type { HealthBody } from '../../src/server/index.js';
 import { cleanupTempDirs, forEachBackend } from '../helpers/backends.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
 import { freePort, mariaDb, type MariaDbServer } from '../helpers/mariadb.js';

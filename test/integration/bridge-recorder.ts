@@ -5,7 +5,7 @@ import type { Database } from '../../src/db/index.js';
 import { Migrator } from '../../migrations/migrator.js';
 import type { Logger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
-import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../../src/server/delivery.js';
+import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../../src/delivery.js';
 import { testConfig } from '../helpers/test-config.js';
 
 /** A received frame, parsed, with the raw text kept to compare serialisations. */

@@ -3,8 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
-import { createMetrics, healthRoutes, type HealthBody, type Metrics } from '../../src/metrics/index.js';
-import type { FeedHealth, HttpRoute } from '../../src/server/delivery.js';
+import { createMetrics, metricsRoute, type Metrics } from '../../src/metrics/index.js';
+import { healthzRoute, type HealthBody, type HealthDeps } from '../../src/server/index.js';
+
+const healthRoutes = (deps: HealthDeps): HttpRoute[] => [healthzRoute(deps), metricsRoute(deps)];
+import type { FeedHealth, HttpRoute } from '../../src/delivery.js';
 import { forEachBackend, openTestDatabase } from '../helpers/backends.js';
 import { mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { parsePrometheusText } from '../helpers/prometheus.js';

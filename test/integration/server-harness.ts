@@ -26,13 +26,13 @@ export interface TestServerOptions {
   tokenMode?: 'reusable' | 'single_use';
   teampass?: TeampassSettings;
   routes?: HttpRoute[];
-  /** Attach the real event bridge (poller, recovery). */
+  /** Start the event bridge polling (recovery and live events). */
   bridge?: boolean;
   instanceId?: string;
 }
 
 export interface TestServer {
-  readonly server: TeampassWsServer;
+  readonly server: TeampassWsServer<EventBridge>;
   readonly db: Database;
   readonly config: Config;
   readonly metrics: Metrics;
@@ -53,13 +53,20 @@ export async function startTestServer(db: Database, options: TestServerOptions =
   const logFile = path.join(tempDir('tpws-log-'), 'daemon.log');
   const logger: Logger = createLogger({ level: 'debug', file: logFile });
   const metrics = createMetrics({ processMetrics: false });
-  const server = createServer({ config, tokenMode: options.tokenMode ?? 'reusable', db, logger, metrics, teampass: options.teampass, routes: options.routes, instanceId: options.instanceId });
-  let bridge: EventBridge | undefined;
-  if (options.bridge) {
-    bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
-    server.attachFeed(bridge);
-    await bridge.start();
-  }
+  const server = createServer({
+    config,
+    tokenMode: options.tokenMode ?? 'reusable',
+    db,
+    logger,
+    metrics,
+    teampass: options.teampass,
+    routes: options.routes,
+    instanceId: options.instanceId,
+    feed: (side) => createEventBridge({ db, config, logger, metrics, ...side }),
+  });
+  // Wired always, polling only when asked: an idle bridge reports event id 0 and replays nothing newer.
+  const bridge = options.bridge ? server.feed : undefined;
+  await bridge?.start();
   const { port } = await server.listen();
   const url = `ws://127.0.0.1:${port}/ws`;
   const clients: TestWsClient[] = [];
@@ -93,7 +100,7 @@ export async function startTestServer(db: Database, options: TestServerOptions =
       stopped ??= (async () => {
         await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
         await server.stop();
-        await bridge?.stop();
+        await server.feed.stop();
         await logger.close();
       })();
       return stopped;

@@ -1,24 +1,18 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { HttpRoute } from '../server/delivery.js';
-import { methodNotAllowed, requestPath, sendText } from './http.js';
+import type { HttpRoute } from '../delivery.js';
+import { packageInfo } from '../ops/package-info.js';
 
 export const CLIENT_SCRIPT_PATH = '/client/teampass-websocket.js';
 
-/** The package's root: the nearest folder above this file with package.json (from src/ or dist/). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
+export function clientBundlePath(): string {
+  return path.join(packageInfo().root, 'dist', 'client', 'teampass-websocket.js');
 }
 
-export function clientBundlePath(): string {
-  return path.join(packageRoot(), 'dist', 'client', 'teampass-websocket.js');
+function sendText(res: ServerResponse, status: number, contentType: string, body: string | Buffer, head = false, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...extra });
+  res.end(head ? undefined : body);
 }
 
 /**
@@ -29,9 +23,10 @@ export function clientBundlePath(): string {
 export function clientRoutes(options: { bundlePath?: string } = {}): HttpRoute[] {
   const file = options.bundlePath ?? clientBundlePath();
   const route: HttpRoute = (req, res) => {
-    if (requestPath(req) !== CLIENT_SCRIPT_PATH) return false;
+    if ((req.url ?? '/').split('?')[0] !== CLIENT_SCRIPT_PATH) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      methodNotAllowed(res, 'GET, HEAD');
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Method not allowed: use GET, HEAD.\n');
       return true;
     }
     let body: Buffer;

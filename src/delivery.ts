@@ -1,7 +1,7 @@
 /**
- * The seam between the server (connections) and the bridge (events from the table): what the
- * bridge may ask of a live connection and of the set of them. The server implements it; the
- * bridge only depends on these types.
+ * The seam between the server (connections) and the bridge (events from the table), types only:
+ * what the bridge may ask of a live connection and of the set of them, and what the server asks
+ * of the bridge. Neither side imports the other; `serve` wires both when it builds the server.
  */
 export interface DeliveryTarget {
   /** Unique per process, e.g. the websocket_connections resource_id. */
@@ -51,6 +51,12 @@ export interface UserEventHooks {
  * rest of the stream (user events, broadcasts, other subscriptions) already reached it.
  */
 export type ReplayScope = { folderId: number } | { kb: true };
+
+/** The server's half, handed to the feed's factory while the server is built. */
+export interface ConnectionSide {
+  readonly directory: ConnectionDirectory;
+  readonly hooks: UserEventHooks;
+}
 
 /** What the server asks of the event bridge: the newest id, recovery, and its health. */
 export interface EventFeed {
