@@ -193,7 +193,7 @@ function recoveryFields(ctx: ServerContext, connection: Connection, recovered: b
 }
 
 /** Replays what the client missed; undefined when it did not ask (no `recovered` field then). */
-export async function replay(ctx: ServerContext, connection: Connection, since: number | undefined, scope?: ReplayScope): Promise<boolean | undefined> {
+export async function replay(ctx: Pick<ServerContext, 'feed' | 'logger'>, connection: Connection, since: number | undefined, scope?: ReplayScope): Promise<boolean | undefined> {
   if (since === undefined) return undefined;
   try {
     return (await ctx.feed.replay(connection, since, scope)).recovered;

@@ -39,6 +39,20 @@ export class ClientSocket {
     ws.close = (code?: number, reason?: string | Buffer) => libraryClose(code === CloseCode.MessageTooBig ? wireCloseCode(code, ws.protocol) : code, reason);
   }
 
+  /**
+   * The raw `ws` events, once: every message and pong counts as a sign of life; `closed` gets
+   * the close code and reason the peer (or we) ended with.
+   */
+  listen(handlers: { message(data: WebSocket.RawData): void; error(err: Error): void; closed(code: number, reason: string): void }): void {
+    this.ws.on('message', (data) => {
+      this.lastSeenMs = Date.now();
+      handlers.message(data);
+    });
+    this.ws.on('pong', () => (this.lastSeenMs = Date.now()));
+    this.ws.on('error', handlers.error);
+    this.ws.once('close', (code, reason) => handlers.closed(code, reason.toString()));
+  }
+
   /** The subprotocol selected in the handshake ('' when the client offered none we speak). */
   get protocol(): string {
     return this.ws.protocol;

@@ -64,7 +64,7 @@ export class InboundQueue {
   /** Authentication succeeded: answer what waited, then everything as it comes. */
   open(): void {
     this.opened = true;
-    void this.drain();
+    this.drain().catch((err: unknown) => this.onError(err));
   }
 
   close(): void {
@@ -83,7 +83,7 @@ export class InboundQueue {
       this.paused = true;
       this.socket.pauseReading();
     }
-    void this.drain();
+    this.drain().catch((err: unknown) => this.onError(err));
   }
 
   /** Resolves once the message being answered now (if any) is done: shutdown waits for it. */

@@ -12,7 +12,10 @@ import type { Metrics } from '../metrics/index.js';
 import { CloseCode, selectSubprotocol, type PingFrame } from '../protocol/index.js';
 import type { TeampassSettings } from '../teampass/index.js';
 import { ConnectionAudit } from './audit.js';
-import { ClientLink } from './client-link.js';
+import { ClientLink, type LinkDeps } from './client-link.js';
+import { handleMessage } from './actions.js';
+import { Handshake } from './handshake.js';
+import { SessionTeardown } from './session-teardown.js';
 import { addressKey, clientAddress, TrustedProxies, type ClientAddress } from './client-ip.js';
 import type { ServerContext } from './context.js';
 import type { ConnectionDirectory, ConnectionSide, EventFeed, HttpRoute, UserEventHooks } from '../delivery.js';
@@ -173,10 +176,21 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     });
   });
 
+  // Each client gets only the collaborators it uses: the handshake, the teardown, and its answers.
+  const linkDeps: LinkDeps = {
+    config,
+    logger,
+    metrics,
+    failedAuth,
+    origin,
+    handshake: new Handshake({ ...ctx, failedAuth }),
+    teardown: new SessionTeardown(ctx),
+    answer: (connection, message) => handleMessage(ctx, connection, message),
+  };
   const accept = (ws: WebSocket, req: http.IncomingMessage, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
     counter += 1;
     const userAgent = String(req.headers['user-agent'] ?? '');
-    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, { ctx, failedAuth, origin }, forget);
+    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, linkDeps, forget);
     links.add(link);
     link.start(req, request, credentialWaitOver);
   };

@@ -4,13 +4,13 @@ import type { ServerContext } from './context.js';
 import type { ItemTarget } from './presence.js';
 
 /** Sends an error reply and counts it. */
-export function sendError(ctx: ServerContext, target: { sendJson(v: unknown): void }, code: ErrorCode, message: string, requestId?: RequestId): void {
+export function sendError(ctx: Pick<ServerContext, 'metrics'>, target: { sendJson(v: unknown): void }, code: ErrorCode, message: string, requestId?: RequestId): void {
   ctx.metrics.clientErrors.inc({ error_code: code });
   target.sendJson(errorFrame(code, message, requestId));
 }
 
 /** item_viewers_changed to the folder's subscribers, serialised once. */
-export function broadcastItemViewers(ctx: ServerContext, target: ItemTarget): void {
+export function broadcastItemViewers(ctx: Pick<ServerContext, 'presence' | 'registry'>, target: ItemTarget): void {
   const frame = JSON.stringify(
     localEvent('item_viewers_changed', { item_id: target.itemId, folder_id: target.folderId, viewers: ctx.presence.itemViewers(target.folderId, target.itemId) }),
   );
@@ -19,7 +19,7 @@ export function broadcastItemViewers(ctx: ServerContext, target: ItemTarget): vo
   }
 }
 
-export function broadcastKbViewers(ctx: ServerContext, kbId: number): void {
+export function broadcastKbViewers(ctx: Pick<ServerContext, 'presence' | 'registry'>, kbId: number): void {
   const frame = JSON.stringify(localEvent('kb_viewers_changed', { kb_id: kbId, viewers: ctx.presence.kbViewers(kbId) }));
   for (const connection of [...ctx.registry.kbSubscribers()]) {
     if (connection.mayUseKb()) connection.send(frame);
@@ -62,7 +62,7 @@ export async function refreshAccess(ctx: ServerContext, userId: number): Promise
 }
 
 /** A session_expired event, then 4401: what TeamPass's page expects when its session is over. */
-export function endConnection(ctx: ServerContext, connection: Connection, reason: string): void {
+export function endConnection(ctx: Pick<ServerContext, 'logger'>, connection: Connection, reason: string): void {
   ctx.logger.info('Session over: connection closed', { connection: connection.id, user_id: connection.userId, reason });
   connection.sendJson(localEvent('session_expired', { reason }));
   connection.close(CloseCode.AuthFailed, 'session expired');
