@@ -12,6 +12,7 @@ import { assertCanListen, createServer, type FeedHealth, type HttpRoute, type Te
 import type { CommandContext } from './context.js';
 import { addConfigOptions, configFlagsSchema, createCommandDatabase, loadCommandConfig, parseOptions } from './options.js';
 import { chooseServeMode } from './serve-mode.js';
+import { superviseWorkers, supervisesWorkers, workerCount, workerRole } from './serve-workers.js';
 import { stopSignal } from './signals.js';
 
 const serveOptions = configFlagsSchema.extend({
@@ -103,25 +104,24 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     const { config } = loaded;
     const mode = chooseServeMode({ loaded, demo: Boolean(opts.demo), terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY) });
     const demoMode = mode === 'demo';
+    const worker = workerRole();
+    if (supervisesWorkers(config.workers)) {
+      logger = createServeLogger(config);
+      const code = await superviseWorkers({ count: workerCount(config.workers), wakePort: config.wake_port, logger, stop: stop.received, say: (line) => out.info(line) });
+      await cleanup();
+      return code;
+    }
     // The port bound early (commands/main.ts) when it is the one configured; else it must be free
     // before anything is opened, prepared or logged.
     const gate = ctx.prebound && (await ctx.prebound.listensOn(config.host, config.port)) ? ctx.prebound : undefined;
     if (ctx.prebound && !gate) await ctx.prebound.close();
     if (!gate) await assertCanListen(config.host, config.port);
-    logger = createLogger({
-      level: config.log_level,
-      file: config.log_file || undefined,
-      fileCheckIntervalMs: config.log_check_interval_ms,
-      // The log's own lines go to the file; without one, to standard error as human lines.
-      pretty: !config.log_file || Boolean(process.stderr.isTTY),
-      color: Boolean(process.stderr.isTTY) && chalk.level > 0,
-      jsonStdout: config.log_stdout,
-    });
+    logger = createServeLogger(config);
     const opened = createCommandDatabase(loaded);
     db = opened.db;
     const metrics = createMetrics({ mode });
     // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
-    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
+    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}${worker ? `/${worker.index}` : ''}`;
     // The demo's routes join this list once its dataset is ready: routes are looked up per request.
     const routes: HttpRoute[] = [...healthRoutes({ metrics, db, config, instanceId, mode, health: (): FeedHealth | undefined => bridge?.health() }), ...clientRoutes()];
     server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId, gate });
@@ -136,7 +136,9 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
       ? await (extensions.demo ?? defaultDemoHook)({ db, config, logger, dbArgument: emitDbArgument(config, opened.embedded), pollNow: () => bridge?.pollNow() })
       : undefined;
     routes.push(...(demo?.routes ?? []));
-    bridge = createEventBridge({ db, config, logger, metrics, directory: server.directory, hooks: server.hooks });
+    // A worker's wake-ups come from the primary, which alone can bind wake_port.
+    bridge = createEventBridge({ db, config: worker ? { ...config, wake_port: 0 } : config, logger, metrics, directory: server.directory, hooks: server.hooks });
+    worker?.onWake(() => bridge?.pollNow());
     server.attachFeed(bridge);
     await bridge.start();
     const { host, port } = await server.listen();
@@ -148,7 +150,8 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     for (const warning of banner?.warnings ?? []) out.info(chalk.yellow(`! ${warning}`));
     for (const line of banner?.lines ?? []) out.info(line);
     out.info(`teampass-ws listening on ws://${host}:${port}`);
-    logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, mode });
+    logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, mode, instance: instanceId });
+    worker?.up();
 
     const signal = await stop.received;
     logger.info('Shutting down', { signal });
@@ -165,6 +168,18 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     stop.dispose();
     process.off('SIGHUP', onHangup);
   }
+}
+
+function createServeLogger(config: Config): Logger {
+  return createLogger({
+    level: config.log_level,
+    file: config.log_file || undefined,
+    fileCheckIntervalMs: config.log_check_interval_ms,
+    // The log's own lines go to the file; without one, to standard error as human lines.
+    pretty: !config.log_file || Boolean(process.stderr.isTTY),
+    color: Boolean(process.stderr.isTTY) && chalk.level > 0,
+    jsonStdout: config.log_stdout,
+  });
 }
 
 /** Which database this is; `notTeampass` when nothing else says loudly that it is not TeamPass's. */
