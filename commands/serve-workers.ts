@@ -93,6 +93,8 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<number> {
   const startFailed = new Promise<number>((resolve) => (failedStart = resolve));
   let firstUp: () => void = () => undefined;
   const firstIsUp = new Promise<void>((resolve) => (firstUp = resolve));
+  /** Workers that have listened at least once: all of them is worth a line, once. */
+  const everUp = new Set<number>();
   /** Exits still to come, and the codes of workers stopped by the primary. */
   const exits = new Set<Promise<void>>();
   const stopCodes: number[] = [];
@@ -106,6 +108,9 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<number> {
       if (message !== UP) return;
       if (!anyUp) firstUp();
       anyUp = true;
+      if (everUp.size === o.count || everUp.add(index).size < o.count) return;
+      logger.info('Workers listening', { workers: o.count, wake_port: wake?.port ?? 0 });
+      o.say(`teampass-ws: ${o.count} workers listening on one port`);
     });
     const exit = new Promise<void>((resolve) =>
       worker.once('exit', (code, signal) => {
@@ -152,8 +157,6 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<number> {
     if (started === 'stop') return 0;
     if (started !== 'up') return started;
     for (let index = 2; index <= o.count && !stopping; index += 1) fork(index);
-    logger.info('Workers started', { workers: o.count, wake_port: wake?.port ?? 0 });
-    o.say(`teampass-ws: ${o.count} workers share the port`);
 
     const outcome = await Promise.race([o.stop.then((signal) => ({ signal })), startFailed.then((code) => ({ code }))]);
     if ('code' in outcome) return outcome.code;

@@ -65,6 +65,7 @@ export function serveCommand(ctx: CommandContext, extensions: ServeExtensions = 
 --demo runs the demo on the embedded SQLite file ./teampass-ws-demo.sqlite, NOT connected to
 TeamPass; so does a bare \`teampass-ws serve\` typed at a terminal when there is no config file and
 no TeamPass on this machine. Anything else that names no database is an error.
+--workers N (or auto: one per CPU core) runs N daemon processes behind the port (README: One daemon per core).
 SIGHUP reopens the log file (log rotation: templates/logrotate).
 Stop it with SIGTERM or Ctrl-C: clients are closed (1000; 1001 with the teampass-ws subprotocol) and their rows closed.
 
