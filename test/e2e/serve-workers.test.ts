@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { sendWake } from '../../src/ops/wake.js';
 import type { Database } from '../../src/db/index.js';
+import { tempDir } from '../helpers/backends.js';
 import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
 import { freePort, mariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { addFolder, addRole, assignRole, createTeampassDatabase, issueToken, seedUser } from '../helpers/teampass-fixture.js';
@@ -80,8 +82,10 @@ describe('serve --workers (the CLI as a process)', function () {
       await assignRole(db, alice.id, await addRole(db, { [folder]: 'W' }));
       const port = await freePort();
       const wakePort = await freePort();
+      const logFile = path.join(tempDir('tpws-workers-'), 'ws.log');
+      const logged = (message: string) => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`"message":"${message}`)).length;
       // Polls a minute apart: an event arrives within the test only through the wake-up datagram.
-      daemon = startCli(['serve', '--db', url, '--port', String(port), '--workers', '2', '--poll-interval-ms', '60000', '--wake-port', String(wakePort)]);
+      daemon = startCli(['serve', '--db', url, '--port', String(port), '--workers', '2', '--poll-interval-ms', '60000', '--wake-port', String(wakePort), '--log-file', logFile]);
       const d = daemon;
       await waitFor(async () => {
         if (d.child.exitCode !== null) throw new Error(`serve exited:\n${d.output()}`);
@@ -120,7 +124,11 @@ describe('serve --workers (the CLI as a process)', function () {
         return now.length === 2 && !now.includes(before[0]!);
       }, 'the primary restarts the killed worker', 30_000);
       await waitFor(async () => (await instancesAnswering(port, 6)).size === 2, 'both workers answer again', 30_000);
-      expect(d.output()).to.match(/[Ww]orker .*(died|exited)/);
+      expect(logged('Worker died')).to.equal(1);
+
+      // SIGHUP (log rotation): the primary and every worker reopen the log file.
+      process.kill(d.child.pid!, 'SIGHUP');
+      await waitFor(() => logged('Log file reopened') === 3, 'the primary and both workers reopen the log', 20_000);
 
       // SIGTERM: every worker closes its clients and rows, the primary exits 0.
       expect(await d.stop()).to.equal(0);
