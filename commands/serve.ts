@@ -105,19 +105,27 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     const { config } = loaded;
     const mode = chooseServeMode({ loaded, demo: Boolean(opts.demo), terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY) });
     const demoMode = mode === 'demo';
-    const worker = workerRole();
-    if (supervisesWorkers(config.workers)) {
-      logger = createServeLogger(config);
-      const code = await superviseWorkers({ count: workerCount(config.workers), wakePort: config.wake_port, logger, stop: stop.received, say: (line) => out.info(line) });
-      await cleanup();
-      return code;
-    }
     // The port bound early (commands/main.ts) when it is the one configured; else it must be free
     // before anything is opened, prepared or logged.
     const gate = ctx.prebound && (await ctx.prebound.listensOn(config.host, config.port)) ? ctx.prebound : undefined;
     if (ctx.prebound && !gate) await ctx.prebound.close();
     if (!gate) await assertCanListen(config.host, config.port);
-    logger = createServeLogger(config);
+    logger = createLogger({
+      level: config.log_level,
+      file: config.log_file || undefined,
+      fileCheckIntervalMs: config.log_check_interval_ms,
+      // The log's own lines go to the file; without one, to standard error as human lines.
+      pretty: !config.log_file || Boolean(process.stderr.isTTY),
+      color: Boolean(process.stderr.isTTY) && chalk.level > 0,
+      jsonStdout: config.log_stdout,
+    });
+    // With workers, this process only supervises them (commands/serve-workers.ts).
+    if (supervisesWorkers(config.workers)) {
+      const code = await superviseWorkers({ count: workerCount(config.workers), wakePort: config.wake_port, logger, stop: stop.received, say: (line) => out.info(line) });
+      await cleanup();
+      return code;
+    }
+    const worker = workerRole();
     const opened = createCommandDatabase(loaded);
     db = opened.db;
     const metrics = createMetrics({ mode });
@@ -169,18 +177,6 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     stop.dispose();
     process.off('SIGHUP', onHangup);
   }
-}
-
-function createServeLogger(config: Config): Logger {
-  return createLogger({
-    level: config.log_level,
-    file: config.log_file || undefined,
-    fileCheckIntervalMs: config.log_check_interval_ms,
-    // The log's own lines go to the file; without one, to standard error as human lines.
-    pretty: !config.log_file || Boolean(process.stderr.isTTY),
-    color: Boolean(process.stderr.isTTY) && chalk.level > 0,
-    jsonStdout: config.log_stdout,
-  });
 }
 
 /** Which database this is; `notTeampass` when nothing else says loudly that it is not TeamPass's. */
