@@ -151,17 +151,17 @@ export async function superviseWorkers(o: SuperviseOptions): Promise<number> {
   return result === 0 && stopCodes.some((c) => c !== 0) ? 1 : result;
 
   async function run(): Promise<number> {
-    if (o.wakePort > 0) wake = await startWakeListener(o.wakePort, () => each((w) => w.send(WAKE)), logger);
+    if (o.wakePort > 0) wake = await startWakeListener(o.wakePort, () => each((w) => w.isConnected() && w.send(WAKE)), logger);
     fork(1);
     const started = await Promise.race([firstIsUp.then(() => 'up' as const), startFailed, o.stop.then(() => 'stop' as const)]);
     if (started === 'stop') return 0;
     if (started !== 'up') return started;
     for (let index = 2; index <= o.count && !stopping; index += 1) fork(index);
 
-    const outcome = await Promise.race([o.stop.then((signal) => ({ signal })), startFailed.then((code) => ({ code }))]);
-    if ('code' in outcome) return outcome.code;
-    logger.info('Stopping the workers', { signal: outcome.signal });
-    o.say(`teampass-ws: ${outcome.signal} received, stopping ${o.count} workers`);
+    // From here on a worker that dies is restarted; only a signal ends it.
+    const signal = await o.stop;
+    logger.info('Stopping the workers', { signal });
+    o.say(`teampass-ws: ${signal} received, stopping ${o.count} workers`);
     return 0;
   }
 }
