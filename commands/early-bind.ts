@@ -7,6 +7,7 @@
  */
 import { loadConfig } from '../src/config/load.js';
 import { PortGate } from '../src/server/port-gate.js';
+import { supervisesWorkers } from './serve-workers.js';
 
 /** The value of `--name value` or `--name=value` in `args`. */
 function flagValue(args: string[], ...names: string[]): string | undefined {
@@ -26,10 +27,16 @@ export async function bindServePortEarly(argv: string[]): Promise<PortGate | und
   try {
     const host = flagValue(args, '--host');
     const port = flagValue(args, '--port');
+    const workers = flagValue(args, '--workers');
     const { config } = await loadConfig({
-      flags: { ...(host === undefined ? {} : { host }), ...(port === undefined ? {} : { port }) },
+      flags: { ...(host === undefined ? {} : { host }), ...(port === undefined ? {} : { port }), ...(workers === undefined ? {} : { workers }) },
       configPath: flagValue(args, '--config', '-c'),
     });
+    // With workers, the port belongs to the listening socket node:cluster shares among them,
+    // which the primary opens when the first worker listens: a socket of the primary's own
+    // would take the port from them (and closing it first would refuse connections meanwhile).
+    // Each worker binds early through that shared socket instead.
+    if (supervisesWorkers(config.workers)) return undefined;
     gate = new PortGate(config.handshake_timeout_ms);
     await gate.listen(config.host, config.port);
     return gate;

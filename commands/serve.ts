@@ -12,6 +12,7 @@ import { assertCanListen, clientRoutes, createServer, healthzRoute, type FeedHea
 import type { CommandContext } from './context.js';
 import { addConfigOptions, configFlagsSchema, createCommandDatabase, loadCommandConfig, parseOptions } from './options.js';
 import { chooseServeMode } from './serve-mode.js';
+import { superviseWorkers, supervisesWorkers, workerCount, workerRole } from './serve-workers.js';
 import { stopSignal } from './signals.js';
 
 const serveOptions = configFlagsSchema.extend({
@@ -64,6 +65,7 @@ export function serveCommand(ctx: CommandContext, extensions: ServeExtensions = 
 --demo runs the demo on the embedded SQLite file ./teampass-ws-demo.sqlite, NOT connected to
 TeamPass; so does a bare \`teampass-ws serve\` typed at a terminal when there is no config file and
 no TeamPass on this machine. Anything else that names no database is an error.
+--workers N (or auto: one per CPU core) runs N daemon processes behind the port (README: One daemon per core).
 SIGHUP reopens the log file (log rotation: templates/logrotate).
 Stop it with SIGTERM or Ctrl-C: clients are closed (1000; 1001 with the teampass-ws subprotocol) and their rows closed.
 
@@ -117,15 +119,23 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
       color: Boolean(process.stderr.isTTY) && chalk.level > 0,
       jsonStdout: config.log_stdout,
     });
+    // With workers, this process only supervises them (commands/serve-workers.ts).
+    if (supervisesWorkers(config.workers)) {
+      const code = await superviseWorkers({ count: workerCount(config.workers), wakePort: config.wake_port, logger, stop: stop.received, say: (line) => out.info(line) });
+      await cleanup();
+      return code;
+    }
+    const worker = workerRole();
     const opened = createCommandDatabase(loaded);
     db = opened.db;
     const metrics = createMetrics({ mode });
     // Short enough that `<instance>-<n>` fits websocket_connections.resource_id (50 characters).
-    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}`;
+    const instanceId = `${os.hostname().split('.')[0]!.slice(0, 30)}:${config.port}${worker ? `/${worker.index}` : ''}`;
     // The demo's routes join this list once its dataset is ready: routes are looked up per request.
     const health = (): FeedHealth | undefined => bridge?.health();
     const routes: HttpRoute[] = [healthzRoute({ metrics, db, config, instanceId, mode, health }), metricsRoute({ metrics, health }), ...clientRoutes()];
-    const feed = { db, config, logger, metrics };
+    // A worker's wake-ups come from the primary, which alone can bind wake_port.
+    const feed = { db, config: worker ? { ...config, wake_port: 0 } : config, logger, metrics };
     // Server and bridge wired here, once: the bridge delivers to the server's connections, the
     // server asks the bridge for the newest id and for recovery. The bridge polls from start().
     server = createServer({ config, tokenMode: loaded.tokenMode, db, logger, metrics, teampass: loaded.teampass, routes, instanceId, gate, feed: (side) => createEventBridge({ ...feed, ...side }) });
@@ -141,6 +151,7 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
       : undefined;
     routes.push(...(demo?.routes ?? []));
     bridge = server.feed;
+    worker?.onWake(() => bridge?.pollNow());
     await bridge.start();
     const { host, port } = await server.listen();
     up = true;
@@ -151,7 +162,8 @@ export async function runServe(opts: ServeOptions, ctx: CommandContext, extensio
     for (const warning of banner?.warnings ?? []) out.info(chalk.yellow(`! ${warning}`));
     for (const line of banner?.lines ?? []) out.info(line);
     out.info(`teampass-ws listening on ws://${host}:${port}`);
-    logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, mode });
+    logger.info('Daemon listening', { host, port, database: db.description, token_mode: loaded.tokenMode, mode, instance: instanceId });
+    worker?.up();
 
     const signal = await stop.received;
     logger.info('Shutting down', { signal });

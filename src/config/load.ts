@@ -87,6 +87,16 @@ function coerceByType(key: ConfigKey, type: KeyType, raw: unknown, source: Sourc
       }
       return list;
     }
+    case 'int_or_auto': {
+      if (typeof raw === 'string' && raw.trim() === 'auto') return 'auto';
+      const expected = `a whole number from ${type.min} to ${type.max}, or "auto" (one per CPU core)`;
+      let n: number;
+      if (typeof raw === 'number') n = raw;
+      else if (typeof raw === 'string' && /^\s*\d+\s*$/.test(raw)) n = Number(raw.trim());
+      else throw invalid(key, raw, source, expected);
+      if (!Number.isSafeInteger(n) || n < type.min || n > type.max) throw invalid(key, raw, source, expected);
+      return n;
+    }
     case 'bool': {
       if (typeof raw === 'boolean') return raw;
       if (raw === 'true' || raw === '1') return true;

@@ -12,7 +12,9 @@ export type KeyType =
   | { kind: 'enum'; values: readonly string[] }
   /** Comma separated or an array; `of: 'origin'` entries must be able to match a browser's Origin. */
   | { kind: 'list'; of?: 'origin' }
-  | { kind: 'bool' };
+  | { kind: 'bool' }
+  /** A whole number in range, or 'auto' (resolved where it is used, e.g. to the CPU count). */
+  | { kind: 'int_or_auto'; min: number; max: number };
 
 export interface KeySpec {
   readonly type: KeyType;
@@ -133,6 +135,12 @@ export const CONFIG_KEYS = {
     description: 'The same, per client address (an IPv6 client per /64)',
     addition: true,
   },
+  workers: {
+    type: { kind: 'int_or_auto', min: 1, max: 64 },
+    default: 1,
+    description: 'serve: daemon processes sharing the port, each with its own poller (auto: one per CPU core; 1: a single process)',
+    addition: true,
+  },
   healthz_max_lag_ms: { type: int(100, 3_600_000), default: 30_000, description: '/healthz answers 503 when the poller is behind by more than this (ms)', addition: true },
 } as const satisfies Record<string, KeySpec>;
 
@@ -149,7 +157,9 @@ export type KeyValue<T extends KeyType> = T extends { kind: 'int' }
         ? string[]
         : T extends { kind: 'bool' }
           ? boolean
-          : never;
+          : T extends { kind: 'int_or_auto' }
+            ? number | 'auto'
+            : never;
 
 /** The loaded configuration, one property per key of CONFIG_KEYS with its type derived from the descriptor. */
 export type Config = { -readonly [K in ConfigKey]: KeyValue<(typeof CONFIG_KEYS)[K]['type']> };

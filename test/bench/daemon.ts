@@ -34,6 +34,9 @@ export async function startDaemon(dbUrl: string, extra: string[] = []): Promise<
   track(cli.child);
   try {
     await waitHealthy(port, cli);
+    // /healthz answers once the first worker listens; the round starts when all of them do.
+    const workers = Number(extra[extra.indexOf('--workers') + 1]);
+    if (extra.includes('--workers') && workers > 1) await cli.waitFor(/workers listening on one port/, 60_000);
   } catch (err) {
     await cli.stop();
     throw err;

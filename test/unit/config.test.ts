@@ -95,6 +95,19 @@ describe('configuration', () => {
     expect(err.message).to.contain('"max_connections_per_user"');
   });
 
+  it('workers: a whole number from 1 to 64, or "auto", from every source', async () => {
+    expect((await load()).config.workers).to.equal(1);
+    expect((await load({ flags: { workers: 'auto' } })).config.workers).to.equal('auto');
+    expect((await load({ env: { TEAMPASS_WS_WORKERS: '4' } })).config.workers).to.equal(4);
+    expect((await load({ configPath: writeJson('w.json', { workers: 64 }) })).config.workers).to.equal(64);
+    for (const bad of ['0', '65', 'abc', '2.5', '-1', 'Auto']) {
+      const err = await loadError(load({ flags: { workers: bad } }));
+      expect(err.message).to.equal(`Invalid value for "workers" from flag --workers: "${bad}"; expected a whole number from 1 to 64, or "auto" (one per CPU core).`);
+    }
+    const err = await loadError(load({ configPath: writeJson('w2.json', { workers: 2.5 }) }));
+    expect(err.message).to.contain('"workers"');
+  });
+
   it('never shows a secret value in an error', async () => {
     const err = await loadError(load({ configPath: writeJson('s.json', { jwt_secret: 12345678 }) }));
     expect(err.message).to.contain('"jwt_secret"');
