@@ -140,7 +140,8 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
       expect((await client.request({ action: 'get_status' })).subscriptions).to.deep.equal([`folder:${folder}`]);
     });
 
-    it('notices a role removed behind its back within session_check_sec', async () => {
+    /** A user subscribed to a folder through a role, past the first periodic check; `change` then happens behind its back. */
+    const revokedBehindItsBack = async (change: (role: number, folder: number, userId: number) => Promise<void>) => {
       const folder = await addFolder(db);
       const user = await seedUser(db);
       const role = await addRole(db, { [folder]: 'W' });
@@ -149,9 +150,12 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
       const client = await open(user);
       await subscribe(client, folder);
       await new Promise((r) => setTimeout(r, 1200));
-      await removeRole(db, user.id, role);
-      const dropped = await client.next((f) => f.action === 'unsubscribed', 5000);
-      expect(dropped).to.include({ folder_id: folder, reason: 'access_revoked' });
+      await change(role, folder, user.id);
+      expect(await client.next((f) => f.action === 'unsubscribed', 5000)).to.include({ folder_id: folder, reason: 'access_revoked' });
+    };
+
+    it('notices a role removed behind its back within session_check_sec', async () => {
+      await revokedBehindItsBack((role, _folder, userId) => removeRole(db, userId, role));
     });
 
     it('drops the KB subscription when the KB channel is switched off', async () => {
@@ -173,16 +177,7 @@ forEachBackend("serve: TeamPass's folder access over a real socket", (backend) =
     describe('changes TeamPass makes without a folder_permission_changed event, seen at the next session check', () => {
       // access_refresh_sec stays at its default (300 s): only the periodic change check can notice these.
       it("a role's folder type changed in roles_values", async () => {
-        const folder = await addFolder(db);
-        const user = await seedUser(db);
-        const role = await addRole(db, { [folder]: 'W' });
-        await assignRole(db, user.id, role);
-        await start({ config: { session_check_sec: 1 } });
-        const client = await open(user);
-        await subscribe(client, folder);
-        await new Promise((r) => setTimeout(r, 1200));
-        await setRoleFolder(db, role, folder, '');
-        expect(await client.next((f) => f.action === 'unsubscribed', 5000)).to.include({ folder_id: folder, reason: 'access_revoked' });
+        await revokedBehindItsBack((role, folder) => setRoleFolder(db, role, folder, ''));
       });
 
       it('enable_pf_feature turned off', async () => {

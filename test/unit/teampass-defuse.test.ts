@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { TeampassWsError } from '../../src/errors.js';
 import { createDefuseKey, decryptDefuse, decryptDefuseToBuffer, encryptDefuse, isDefuseEncrypted, loadDefuseKey } from '../../src/teampass/index.js';
+import { thrown } from '../helpers/errors.js';
 
 /**
  * The expected values below are built from the documented format with primitives the module does
@@ -51,16 +52,6 @@ function keyFileByHand(key: Buffer): string {
 
 function sequence(start: number, length: number): Buffer {
   return Buffer.from(Array.from({ length }, (_, i) => (start + i) & 0xff));
-}
-
-function thrown(fn: () => unknown): TeampassWsError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(TeampassWsError);
-    return err as TeampassWsError;
-  }
-  expect.fail('expected a TeampassWsError');
 }
 
 function flipHexDigit(hex: string, index: number): string {

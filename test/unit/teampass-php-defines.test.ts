@@ -4,26 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TeampassWsError } from '../../src/errors.js';
 import { parsePhpDefines, parseSettingsPhp, readTeampassSettings } from '../../src/teampass/index.js';
-
-function thrown(fn: () => unknown): TeampassWsError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(TeampassWsError);
-    return err as TeampassWsError;
-  }
-  expect.fail('expected a TeampassWsError');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TeampassWsError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(TeampassWsError);
-    return err as TeampassWsError;
-  }
-  expect.fail('expected a TeampassWsError');
-}
+import { thrown, rejection } from '../helpers/errors.js';
 
 describe('teampass/php-defines', () => {
   describe('syntax errors', () => {

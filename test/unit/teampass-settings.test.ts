@@ -5,6 +5,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { TeampassWsError } from '../../src/errors.js';
 import { ROOT } from '../helpers/cli.js';
+import { thrown, rejection } from '../helpers/errors.js';
 import {
   createDefuseKey,
   encryptDefuse,
@@ -62,26 +63,6 @@ define('DB_SSL', array(
 ));
 define('SECUREFILE', '${o.secureFile}');
 `;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TeampassWsError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(TeampassWsError);
-    return err as TeampassWsError;
-  }
-  expect.fail('expected a TeampassWsError');
-}
-
-function thrown(fn: () => unknown): TeampassWsError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(TeampassWsError);
-    return err as TeampassWsError;
-  }
-  expect.fail('expected a TeampassWsError');
 }
 
 function errorText(err: TeampassWsError): string {
