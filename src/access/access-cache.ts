@@ -1,4 +1,5 @@
 import type { Database } from '../db/index.js';
+import { AccessReadBatch } from './access-read-batch.js';
 import { computeFolderAccess, type FolderAccess } from './folder-access.js';
 import type { MiscSettings } from './misc-settings.js';
 
@@ -12,12 +13,16 @@ export class AccessCache {
   /** Bumped per user on each recompute, so a slow older computation never overwrites a newer one. */
   private readonly generation = new Map<number, number>();
   private readonly inflight = new Map<number, Promise<FolderAccess>>();
+  /** Users computed at about the same time share their queries. */
+  private readonly reads: AccessReadBatch;
 
   constructor(
     private readonly db: Database,
     private readonly settings: MiscSettings,
     private readonly refreshMs: number,
-  ) {}
+  ) {
+    this.reads = new AccessReadBatch(db);
+  }
 
   peek(userId: number): FolderAccess | undefined {
     return this.entries.get(userId);
@@ -34,7 +39,7 @@ export class AccessCache {
   recompute(userId: number): Promise<FolderAccess> {
     const gen = (this.generation.get(userId) ?? 0) + 1;
     this.generation.set(userId, gen);
-    const run = computeFolderAccess(this.db, this.settings, userId).then(
+    const run = computeFolderAccess(this.db, this.settings, userId, this.reads).then(
       (access) => {
         if (this.generation.get(userId) === gen) {
           this.entries.set(userId, access);

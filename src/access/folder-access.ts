@@ -1,4 +1,4 @@
-import { FoldersRepository, UsersRepository, type Database } from '../db/index.js';
+import { FoldersRepository, UsersRepository, type Database, type FolderRow, type UserRow } from '../db/index.js';
 import type { MiscSettings } from './misc-settings.js';
 
 /** One user's verdict under TeamPass's rule (TEAMPASS.md "Folder access"). */
@@ -25,10 +25,37 @@ export function noAccess(userId: number, nowMs = Date.now()): FolderAccess {
   return { userId, isAdmin: false, folders: new Set(), readOnly: new Set(), personal: new Set(), kb: false, computedAtMs: nowMs };
 }
 
-export async function computeFolderAccess(db: Database, settings: MiscSettings, userId: number): Promise<FolderAccess> {
+/** What the rule reads, one user at a time (AccessReadBatch answers many users' reads with one query each). */
+export interface AccessReads {
+  user(userId: number): Promise<UserRow | undefined>;
+  publicFolderIds(): Promise<number[]>;
+  roleIds(userId: number, sources: readonly string[]): Promise<number[]>;
+  directGrantIds(userId: number): Promise<number[]>;
+  forbiddenIds(userId: number): Promise<number[]>;
+  personalFolders(): Promise<FolderRow[]>;
+  roleFolders(roleIds: readonly number[], types: readonly string[]): Promise<Array<{ folderId: number; type: string }>>;
+  descendantIds(root: FolderRow): Promise<number[]>;
+}
+
+/** Reads straight from the database, a query each. */
+export function directAccessReads(db: Database): AccessReads {
   const tree = new FoldersRepository(db);
+  const users = new UsersRepository(db);
+  return {
+    user: (userId) => users.find(userId),
+    publicFolderIds: () => tree.publicFolderIds(),
+    roleIds: (userId, sources) => tree.roleIds(userId, sources),
+    directGrantIds: (userId) => tree.directGrantIds(userId),
+    forbiddenIds: (userId) => tree.forbiddenIds(userId),
+    personalFolders: () => tree.personalFolders(),
+    roleFolders: (roleIds, types) => tree.roleFolders(roleIds, types),
+    descendantIds: (root) => tree.descendantIds(root),
+  };
+}
+
+export async function computeFolderAccess(db: Database, settings: MiscSettings, userId: number, tree: AccessReads = directAccessReads(db)): Promise<FolderAccess> {
   const computedAtMs = Date.now();
-  const user = await new UsersRepository(db).find(userId);
+  const user = await tree.user(userId);
   if (!user) return noAccess(userId, computedAtMs);
   const isAdmin = user.admin === 1;
   const kb = settings.enabled('enable_kb') && !isAdmin;

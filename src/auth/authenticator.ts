@@ -5,7 +5,7 @@ import { verifyJwt, JWT_SHAPE, type JwtFailure } from './jwt.js';
 import type { JwtKeyring } from './jwt-secrets.js';
 import { apiSessionKey, apiSessionRefused, apiSessionVerdicts } from './api-sessions.js';
 import { loadUser, sessionEnd, type SessionEnd } from './users.js';
-import { consumeWsToken, createReconnectToken, WS_TOKEN_PATTERN, type TokenMode } from './ws-token.js';
+import { WsTokens, WS_TOKEN_PATTERN, type TokenMode } from './ws-token.js';
 
 export type AuthFailureReason = 'malformed_credential' | 'token_unknown' | 'jwt_revoked' | JwtFailure | SessionEnd;
 
@@ -25,7 +25,11 @@ export interface AuthenticatorDeps {
 
 /** Turns a credential (websocket token or JWT) into an Identity, or says why not. */
 export class Authenticator {
-  constructor(private readonly deps: AuthenticatorDeps) {}
+  private readonly wsTokens: WsTokens;
+
+  constructor(private readonly deps: AuthenticatorDeps) {
+    this.wsTokens = new WsTokens(deps.db, deps.tokenMode);
+  }
 
   async authenticate(credential: string): Promise<AuthOutcome> {
     if (WS_TOKEN_PATTERN.test(credential)) return this.fromWsToken(credential);
@@ -39,14 +43,13 @@ export class Authenticator {
 
   /** A fresh websocket token for the client's next reconnect (TeamPass's `reconnect_token`). */
   createReconnectToken(userId: number): Promise<string> {
-    return createReconnectToken(this.deps.db, userId);
+    return this.wsTokens.createReconnectToken(userId);
   }
 
   private async fromWsToken(token: string): Promise<AuthOutcome> {
-    const { db, tokenMode } = this.deps;
-    const userId = await consumeWsToken(db, token, tokenMode);
-    if (userId === null) return { ok: false, reason: 'token_unknown', message: TOKEN_MESSAGE };
-    const user = await loadUser(db, userId);
+    const holder = await this.wsTokens.consume(token);
+    if (holder === null) return { ok: false, reason: 'token_unknown', message: TOKEN_MESSAGE };
+    const { userId, user } = holder;
     const ended = sessionEnd(user, { method: 'ws_token', keyTempo: null }, Math.floor(Date.now() / 1000));
     if (ended || !user) return { ok: false, reason: ended ?? 'account_deleted', message: SESSION_MESSAGE };
     return {

@@ -21,6 +21,22 @@ export class ConnectionsRepository {
     return insertedId(result);
   }
 
+  /** Several rows in one INSERT. */
+  async openMany(rows: readonly NewConnection[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.knex(this.db.t.connections).insert(rows.map((c) => ({ user_id: c.userId, resource_id: c.resourceId, ip_address: c.ip, user_agent: c.userAgent })));
+  }
+
+  /**
+   * Closes the open rows of these resource ids in one UPDATE. A resource id is open at most once:
+   * `<instance>-<n>` is unique within a run, and a run closes what an earlier one left open
+   * before it accepts connections.
+   */
+  async closeByResourceIds(resourceIds: readonly string[]): Promise<void> {
+    if (resourceIds.length === 0) return;
+    await this.db.knex(this.db.t.connections).whereIn('resource_id', [...resourceIds]).whereNull('disconnected_at').update({ disconnected_at: now(this.db) });
+  }
+
   async close(id: number): Promise<void> {
     await this.db.knex(this.db.t.connections).where({ id }).whereNull('disconnected_at').update({ disconnected_at: now(this.db) });
   }

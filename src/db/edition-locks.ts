@@ -22,18 +22,17 @@ export class EditionLocksRepository {
 
   constructor(private readonly db: Database) {}
 
-  /** Locks on items of the folder renewed at or after `sinceUnix`, except `exceptUserId`'s, by item id. */
-  async itemLocks(folderId: number, exceptUserId: number, sinceUnix: number): Promise<EditionLockRow[]> {
+  /** Locks on items of the folder renewed at or after `sinceUnix`, everyone's, by item id, each with its holder's id. */
+  async itemLocks(folderId: number, sinceUnix: number): Promise<Array<EditionLockRow & { userId: number }>> {
     const { knex, t } = this.db;
     const rows: Array<Record<string, unknown>> = await knex(`${t.itemsEdition} as ie`)
       .join(`${t.items} as i`, 'ie.item_id', 'i.id')
       .join(`${t.users} as u`, 'ie.user_id', 'u.id')
-      .select('ie.item_id', 'u.login', 'u.name', 'u.lastname')
+      .select('ie.item_id', 'ie.user_id', 'u.login', 'u.name', 'u.lastname')
       .where('i.id_tree', folderId)
-      .whereNot('ie.user_id', exceptUserId)
       .where(knex.raw(`${timestampAsInt(this.db, 'ie.timestamp')} >= ?`, [sinceUnix]))
       .orderBy('ie.item_id');
-    return rows.map((r) => toLockRow(r, 'item_id'));
+    return rows.map((r) => ({ ...toLockRow(r, 'item_id'), userId: Number(r.user_id) }));
   }
 
   /** Locks on live KB entries renewed at or after `sinceUnix`, except `exceptUserId`'s, by kb id. */

@@ -61,6 +61,33 @@ export class FoldersRepository {
     return ids(await this.db.knex(this.db.t.usersGroupsForbidden).select('group_id').where({ user_id: userId }), 'group_id');
   }
 
+  /** For each of `userIds`, the ids in `column` of its rows in `table` (users_roles only from `sources`), in one SELECT. */
+  async idsByUser(kind: 'roles' | 'direct' | 'forbidden', userIds: readonly number[], sources: readonly string[] = []): Promise<Map<number, number[]>> {
+    const { knex, t } = this.db;
+    const [table, column] = kind === 'roles' ? [t.usersRoles, 'role_id'] : kind === 'direct' ? [t.usersGroups, 'group_id'] : [t.usersGroupsForbidden, 'group_id'];
+    let query = knex(table).select('user_id', column).whereIn('user_id', [...new Set(userIds)]);
+    if (kind === 'roles') query = query.whereIn('source', [...sources]);
+    const out = new Map<number, number[]>();
+    for (const row of (await query) as Array<Record<string, unknown>>) {
+      const [id] = ids([row], column);
+      if (id === undefined) continue;
+      const userId = Number(row.user_id);
+      out.set(userId, [...(out.get(userId) ?? []), id]);
+    }
+    return out;
+  }
+
+  /** roleFolders for several roles at once, each row with its role. */
+  async roleFoldersByRole(roleIds: readonly number[], types: readonly string[]): Promise<Array<{ roleId: number; folderId: number; type: string }>> {
+    if (roleIds.length === 0) return [];
+    const rows: Array<{ role_id: unknown; folder_id: unknown; type: unknown }> = await this.db
+      .knex(this.db.t.rolesValues)
+      .select('role_id', 'folder_id', 'type')
+      .whereIn('role_id', [...new Set(roleIds)])
+      .whereIn('type', [...types]);
+    return rows.map((r) => ({ roleId: Number(r.role_id), folderId: Number(r.folder_id), type: String(r.type ?? '') }));
+  }
+
   /** The folders the roles open, with the access type, for the given types only. */
   async roleFolders(roleIds: readonly number[], types: readonly string[]): Promise<Array<{ folderId: number; type: string }>> {
     if (roleIds.length === 0) return [];

@@ -14,3 +14,4 @@ export * from './folders.js';
 export * from './edition-locks.js';
 export * from './teampass-seed.js';
 export * from './probe.js';
+export * from './statement-batch.js';

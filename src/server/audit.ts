@@ -1,4 +1,4 @@
-import { ConnectionsRepository, type Database } from '../db/index.js';
+import { ConnectionsRepository, StatementBatch, type Database, type NewConnection } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 
 const MAX_USER_AGENT = 1000;
@@ -10,46 +10,69 @@ export interface OpenedConnection {
   userAgent: string;
 }
 
+/** How long opened and closed rows wait to be written together, and at most how many go in one statement. */
+const BATCH_WINDOW_MS = 5;
+const BATCH_MAX_ROWS = 500;
+
+/** A connection's row as written: whether it exists, and its resource id (unique among open rows). */
+export interface AuditRow {
+  readonly written: Promise<boolean>;
+  readonly resourceId: string;
+}
+
 /**
  * websocket_connections rows: one per authenticated connection, closed with disconnected_at.
+ * Rows opened (and closed) within a few milliseconds are written in one multi-row INSERT (one
+ * UPDATE), so a connect storm costs a handful of statements, not one per connection; a row is
+ * closed by its resource id, which needs no id back from the INSERT.
  * A failed write is logged, never fatal: auditing must not take connections down with it.
  * Writes in flight are tracked so shutdown can wait for them.
  */
 export class ConnectionAudit {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly rows: ConnectionsRepository;
+  private readonly opens: StatementBatch<NewConnection, void>;
+  private readonly closes: StatementBatch<string, void>;
 
   constructor(
     db: Database,
     private readonly logger: Logger,
   ) {
     this.rows = new ConnectionsRepository(db);
+    this.opens = new StatementBatch(async (rows) => {
+      await this.rows.openMany(rows);
+      return rows.map(() => undefined);
+    }, BATCH_WINDOW_MS, BATCH_MAX_ROWS);
+    this.closes = new StatementBatch(async (ids) => {
+      await this.rows.closeByResourceIds(ids);
+      return ids.map(() => undefined);
+    }, BATCH_WINDOW_MS, BATCH_MAX_ROWS);
   }
 
-  opened(c: OpenedConnection): Promise<number | null> {
-    return this.track(
-      this.rows
-        .open({
-          userId: c.userId,
-          resourceId: c.resourceId.slice(0, 50),
-          ip: c.ip.slice(0, 45) || null,
-          userAgent: c.userAgent.slice(0, MAX_USER_AGENT) || null,
-        })
-        .catch((err: Error) => {
+  opened(c: OpenedConnection): AuditRow {
+    const resourceId = c.resourceId.slice(0, 50);
+    const row = { userId: c.userId, resourceId, ip: c.ip.slice(0, 45) || null, userAgent: c.userAgent.slice(0, MAX_USER_AGENT) || null };
+    const written = this.track(
+      this.opens.add(row).then(
+        () => true,
+        (err: Error) => {
           this.logger.error('Could not record a connection in websocket_connections', { resource_id: c.resourceId, error: err.message });
-          return null;
-        }),
+          return false;
+        },
+      ),
     );
+    return { written, resourceId };
   }
 
-  closed(rowId: number | Promise<number | null> | null): Promise<void> {
+  closed(row: AuditRow | null): Promise<void> {
+    if (!row) return Promise.resolve();
     return this.track(
-      Promise.resolve(rowId).then(async (id) => {
-        if (id === null) return;
+      row.written.then(async (written) => {
+        if (!written) return;
         try {
-          await this.rows.close(id);
+          await this.closes.add(row.resourceId);
         } catch (err) {
-          this.logger.error('Could not mark a connection disconnected in websocket_connections', { row_id: id, error: (err as Error).message });
+          this.logger.error('Could not mark a connection disconnected in websocket_connections', { resource_id: row.resourceId, error: (err as Error).message });
         }
       }),
     );
@@ -72,8 +95,10 @@ export class ConnectionAudit {
     return this.rows.hasOpen(userId);
   }
 
-  /** Waits for every write started so far. */
+  /** Waits for every write started so far (queued ones are written now). */
   async settle(): Promise<void> {
+    this.opens.flush();
+    this.closes.flush();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 

@@ -1,5 +1,6 @@
 import type { FolderAccess } from '../access/index.js';
 import type { Identity } from '../auth/index.js';
+import type { AuditRow } from './audit.js';
 import type { ClientSocket } from './client-socket.js';
 import type { DeliveryTarget } from '../delivery.js';
 import { SentIds } from './sent-ids.js';
@@ -28,8 +29,8 @@ export class Connection implements DeliveryTarget {
   recoverySince: number | undefined;
   /** Channels ('folder:10', 'kb') whose first subscription has already used `recoverySince`. */
   private readonly recoveredChannels = new Set<string>();
-  /** The websocket_connections row id (null when it could not be written). */
-  auditRow: Promise<number | null> = Promise.resolve(null);
+  /** Its websocket_connections row (null until registered). */
+  auditRow: AuditRow | null = null;
 
   private replays = 0;
   private queued: Array<{ id: number; frame: string; settledId: number | undefined }> = [];

@@ -1,9 +1,13 @@
 import { displayName } from '../auth/index.js';
 import { EditionLocksRepository, SettingsRepository, type Database, type NewEvent } from '../db/index.js';
 import type { LockedItem, LockedKb } from '../protocol/index.js';
+import { FolderLockList } from './folder-lock-list.js';
 
 /** TeamPass's EDITION_LOCK_HEARTBEAT_TIMEOUT: a lock not renewed for this long is stale (s). */
 export const EDITION_LOCK_TIMEOUT_SEC = 300;
+
+/** How long a folder's locked_items list is reused for the subscribes of a burst (ms). */
+export const LOCK_LIST_REUSE_MS = 250;
 
 const unixNow = () => Math.floor(Date.now() / 1000);
 
@@ -17,15 +21,17 @@ export interface LockOwner {
 export class EditionLocks {
   private readonly locks: EditionLocksRepository;
   private readonly settings: SettingsRepository;
+  private readonly folderLists: FolderLockList;
 
   constructor(db: Database) {
     this.locks = new EditionLocksRepository(db);
     this.settings = new SettingsRepository(db);
+    this.folderLists = new FolderLockList(this.locks, LOCK_LIST_REUSE_MS, EDITION_LOCK_TIMEOUT_SEC);
   }
 
-  async lockedItems(folderId: number, requesterId: number): Promise<LockedItem[]> {
-    const rows = await this.locks.itemLocks(folderId, requesterId, unixNow() - EDITION_LOCK_TIMEOUT_SEC);
-    return rows.map((r) => ({ item_id: r.id, user_login: r.login, user_display_name: displayName(r.name, r.lastname, r.login) }));
+  /** The folder's live locks but the requester's own; possibly up to LOCK_LIST_REUSE_MS old (see FolderLockList). */
+  lockedItems(folderId: number, requesterId: number): Promise<LockedItem[]> {
+    return this.folderLists.lockedItems(folderId, requesterId);
   }
 
   async lockedKbs(requesterId: number): Promise<LockedKb[]> {
@@ -35,7 +41,11 @@ export class EditionLocks {
 
   /** Refreshes the requester's own lock; false when they hold none on that item. */
   async renewItemLock(itemId: number, userId: number): Promise<boolean> {
-    return this.locks.renewItemLock(itemId, userId, unixNow());
+    try {
+      return await this.locks.renewItemLock(itemId, userId, unixNow());
+    } finally {
+      this.folderLists.invalidate();
+    }
   }
 
   async renewKbLock(kbId: number, userId: number): Promise<boolean> {
@@ -77,7 +87,11 @@ export class EditionLocks {
         events.push({ eventType: 'kb_edition_stopped', targetType: 'kb', targetId: null, payload: JSON.stringify({ kb_id, ...who, reason: 'disconnected', server_timestamp }) });
       }
     }
-    await this.locks.releaseAll(owner.userId, events);
+    try {
+      await this.locks.releaseAll(owner.userId, events);
+    } finally {
+      this.folderLists.invalidate();
+    }
     return { items: items.length, kbs: kbIds.length };
   }
 }
