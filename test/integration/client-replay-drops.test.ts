@@ -3,21 +3,10 @@ import { onMariaDb } from '../helpers/backends.js';
 import { addFolder, grantFolder, issueToken, seedUser } from '../helpers/teampass-fixture.js';
 import { steeredClient, type SteeredClient } from './node-client.js';
 import { useServerSuite, waitFor } from './server-harness.js';
+import { seededRandom } from '../helpers/random.js';
 
 const FOLDER_EVENTS = 20_000;
 const DROPS = 20;
-
-/** A small seeded generator, so a failing run can be repeated with the seed it printed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * The project's client away while 20,000 folder events, broadcasts and user events are written,
@@ -38,7 +27,7 @@ onMariaDb('browser client: connection dropped during a 20,000-event replay [mari
     // About 15 s on a quiet machine; a loaded one can take ten times that.
     this.timeout(330_000);
     const seed = Number(process.env.TEAMPASS_WS_TEST_SEED ?? Date.now() % 1_000_000);
-    const rand = random(seed);
+    const rand = seededRandom(seed);
     const db = suite.db;
     const srv = await suite.start({ bridge: true, config: { poll_batch_size: 2000, max_connections_per_user: 50 } });
     const user = await seedUser(db);

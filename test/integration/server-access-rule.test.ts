@@ -13,6 +13,7 @@ import {
   setTeampassSetting,
 } from '../helpers/teampass-fixture.js';
 import { useServerSuite } from './server-harness.js';
+import { seededRandom } from '../helpers/random.js';
 
 const SCENARIOS = 25;
 const sorted = (ids: Iterable<number>): number[] => [...ids].sort((x, y) => x - y);
@@ -33,7 +34,7 @@ forEachBackend("folder access: TeamPass's rule", (backend) => {
   describe('randomised: random trees, roles, grants and personal folders against a model of the rule', () => {
     const seed = Number(process.env.TEAMPASS_WS_TEST_SEED) || Date.now() % 2 ** 31;
     it(`agrees with the model on ${SCENARIOS} random installations (seed ${seed}; TEAMPASS_WS_TEST_SEED replays it)`, async () => {
-      const random = mulberry32(seed);
+      const random = seededRandom(seed);
       for (let n = 0; n < SCENARIOS; n++) {
         const scenario = await seedScenario(db, random, n);
         await settings.refresh();
@@ -213,19 +214,6 @@ forEachBackend("folder access: TeamPass's rule", (backend) => {
     expect((await accessFingerprints(db, [u2.id])).get(u2.id)).not.to.equal(before.get(u2.id));
   });
 });
-
-
-/** A small seeded generator, so a failing run can be replayed exactly. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelFolder {
   id: number;
