@@ -22,17 +22,21 @@ export class EditionLocksRepository {
 
   constructor(private readonly db: Database) {}
 
-  /** Locks on items of the folder renewed at or after `sinceUnix`, everyone's, by item id, each with its holder's id. */
-  async itemLocks(folderId: number, sinceUnix: number): Promise<Array<EditionLockRow & { userId: number }>> {
+  /**
+   * Locks on items of the given folders renewed at or after `sinceUnix`, everyone's, by folder
+   * then item id, each with its holder's id and the item's folder.
+   */
+  async itemLocks(folderIds: readonly number[], sinceUnix: number): Promise<Array<EditionLockRow & { userId: number; folderId: number }>> {
+    if (folderIds.length === 0) return [];
     const { knex, t } = this.db;
     const rows: Array<Record<string, unknown>> = await knex(`${t.itemsEdition} as ie`)
       .join(`${t.items} as i`, 'ie.item_id', 'i.id')
       .join(`${t.users} as u`, 'ie.user_id', 'u.id')
-      .select('ie.item_id', 'ie.user_id', 'u.login', 'u.name', 'u.lastname')
-      .where('i.id_tree', folderId)
+      .select('ie.item_id', 'ie.user_id', 'i.id_tree', 'u.login', 'u.name', 'u.lastname')
+      .whereIn('i.id_tree', folderIds)
       .where(knex.raw(`${timestampAsInt(this.db, 'ie.timestamp')} >= ?`, [sinceUnix]))
-      .orderBy('ie.item_id');
-    return rows.map((r) => ({ ...toLockRow(r, 'item_id'), userId: Number(r.user_id) }));
+      .orderBy(['i.id_tree', 'ie.item_id']);
+    return rows.map((r) => ({ ...toLockRow(r, 'item_id'), userId: Number(r.user_id), folderId: Number(r.id_tree) }));
   }
 
   /** Locks on live KB entries renewed at or after `sinceUnix`, except `exceptUserId`'s, by kb id. */

@@ -5,6 +5,9 @@ import { TeampassWsError } from '../errors.js';
 import { describeDbTarget, type DbTarget } from './target.js';
 import { isValidPrefix, tableNames, type TableNames } from './tables.js';
 
+/** Slots of mysql2's per-connection prepared-statement cache (see the mysql2 connection below). */
+export const PREPARED_STATEMENT_SLOTS = 16;
+
 export interface Database {
   readonly knex: Knex;
   readonly client: 'mysql' | 'sqlite';
@@ -71,6 +74,9 @@ export function createDatabase(target: DbTarget, options: DatabaseOptions): Data
         database: target.database,
         charset: 'utf8mb4',
         connectTimeout: 5000,
+        // Every statement goes through query(), never a prepared execute(); mysql2's default
+        // statement cache (16,000 slots) would still allocate about 0.5 MiB per pooled connection.
+        maxPreparedStatements: PREPARED_STATEMENT_SLOTS,
         ...(target.socketPath ? { socketPath: target.socketPath } : {}),
         ...(target.ssl ? { ssl: {} } : {}),
       },
