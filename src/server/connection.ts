@@ -28,7 +28,7 @@ export class Connection implements DeliveryTarget {
    */
   recoverySince: number | undefined;
   /** Channels ('folder:10', 'kb') whose first subscription has already used `recoverySince`. */
-  private readonly recoveredChannels = new Set<string>();
+  private recoveredChannels: Set<string> | undefined;
   /** Its websocket_connections row (null until registered). */
   auditRow: AuditRow | null = null;
 
@@ -64,8 +64,8 @@ export class Connection implements DeliveryTarget {
 
   /** The id a subscription without since_event_id recovers from: `recoverySince`, once per channel. */
   takeRecoverySince(channel: string): number | undefined {
-    if (this.recoverySince === undefined || this.recoveredChannels.has(channel)) return undefined;
-    this.recoveredChannels.add(channel);
+    if (this.recoverySince === undefined || this.recoveredChannels?.has(channel)) return undefined;
+    (this.recoveredChannels ??= new Set()).add(channel);
     return this.recoverySince;
   }
 

@@ -3,24 +3,29 @@
  * forgotten first. Ids mostly arrive ascending, so forgetting up to a watermark trims the front.
  */
 export class SentIds {
-  private readonly ids = new Set<number>();
+  /** Made at the first id and dropped once empty: an idle connection keeps none. */
+  private ids: Set<number> | undefined;
 
   constructor(private readonly capacity: number) {}
 
   has(id: number): boolean {
-    return this.ids.has(id);
+    return this.ids?.has(id) ?? false;
   }
 
   add(id: number): void {
-    this.ids.add(id);
-    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value!);
+    const ids = (this.ids ??= new Set<number>());
+    ids.add(id);
+    if (ids.size > this.capacity) ids.delete(ids.values().next().value!);
   }
 
   /** Stops at the first id above the watermark: one left behind it goes when the watermark passes that one. */
   forgetUpTo(watermark: number): void {
-    for (const id of this.ids) {
+    const ids = this.ids;
+    if (!ids) return;
+    for (const id of ids) {
       if (id > watermark) return;
-      this.ids.delete(id);
+      ids.delete(id);
     }
+    this.ids = undefined;
   }
 }
