@@ -9,6 +9,8 @@ export interface DeliveryTarget {
   readonly userId: number;
   readonly isAdmin: boolean;
   readonly kbSubscribed: boolean;
+  /** The folders subscribed to. */
+  readonly folders: ReadonlySet<number>;
   isSubscribedToFolder(folderId: number): boolean;
   /** The current folder-access verdict (TeamPass's rule, cached per user; JWT allowed_folders applied). */
   mayAccessFolder(folderId: number): boolean;

@@ -48,7 +48,7 @@ export function createEventBridge(deps: EventBridgeDeps): EventBridge {
     { repo, router, logger, metrics },
     { pollIntervalMs: config.poll_interval_ms, batchSize: config.poll_batch_size, watchMs: missingIdWatchMs(config), maxEventBytes: config.max_event_bytes },
   );
-  const recovery = new Recovery({ db, repo, position: () => poller.position, batchSize: config.poll_batch_size, maxEventBytes: config.max_event_bytes });
+  const recovery = new Recovery({ db, repo, position: () => poller.position, batchSize: config.poll_batch_size, maxEventBytes: config.max_event_bytes, logger });
   const cleanup = new Cleanup(db, { retentionHours: config.event_retention_hours, intervalSec: config.cleanup_interval_sec }, logger);
   let wake: WakeListener | undefined;
   let started: Promise<void> | undefined;

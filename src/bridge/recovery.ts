@@ -1,8 +1,16 @@
-import { databaseError, type Database, type EventsRepository } from '../db/index.js';
+import { databaseError, type Database, type EventsRepository, type ReplayTargets } from '../db/index.js';
 import { TeampassWsError } from '../errors.js';
+import { RepeatedFailureLog, type Logger } from '../log/index.js';
 import type { DeliveryTarget, ReplayScope } from '../delivery.js';
 import { isBadEvent, parseEventRow } from './event-frame.js';
+import { QueryGate } from './query-gate.js';
 import { mayReceive } from './router.js';
+
+/**
+ * Replay queries running at once; the rest wait their turn. The pool has 10 connections: the
+ * others stay free for authentication, the poller, the teardowns and the session checks.
+ */
+export const REPLAY_QUERIES_AT_ONCE = 4;
 
 export interface ReplayResult {
   recovered: boolean;
@@ -17,6 +25,7 @@ export interface RecoveryDeps {
   batchSize: number;
   /** Events whose frame is larger are never sent, replayed neither. */
   maxEventBytes: number;
+  logger: Logger;
 }
 
 /**
@@ -44,7 +53,12 @@ export function isRecoverable(sinceId: number, bounds: { oldest: number | null; 
  * describes a session that has already ended, and TeamPass's page would log the user out.
  */
 export class Recovery {
-  constructor(private readonly deps: RecoveryDeps) {}
+  private readonly gate = new QueryGate(REPLAY_QUERIES_AT_ONCE);
+  private readonly failures: RepeatedFailureLog;
+
+  constructor(private readonly deps: RecoveryDeps) {
+    this.failures = new RepeatedFailureLog(deps.logger, 'Replay failed: the client is closed with 1011 and comes back with the same since');
+  }
 
   async replay(target: DeliveryTarget, sinceId: number, scope?: ReplayScope): Promise<ReplayResult> {
     if (!Number.isSafeInteger(sinceId) || sinceId < 0) {
@@ -56,11 +70,11 @@ export class Recovery {
     const upTo = this.deps.position();
     let replayed = 0;
     try {
-      const recovered = isRecoverable(sinceId, await this.query(this.deps.repo.bounds()), upTo);
+      const recovered = isRecoverable(sinceId, await this.query(() => this.deps.repo.bounds()), upTo);
+      const targets = replayTargets(target, scope);
       let after = sinceId;
       while (after < upTo && target.isOpen) {
-        const rows = await this.query(this.deps.repo.readAfter(after, this.deps.batchSize, upTo));
-        if (rows.length === 0) break;
+        const rows = await this.query(() => this.deps.repo.readAfterFor(after, this.deps.batchSize, upTo, targets));
         for (const row of rows) {
           after = row.id;
           const event = parseEventRow(row, this.deps.maxEventBytes);
@@ -69,20 +83,31 @@ export class Recovery {
           target.deliverReplayed(event.id, event.frame);
           replayed += 1;
         }
+        if (rows.length < this.deps.batchSize) break;
       }
       return { recovered, replayed };
+    } catch (err) {
+      this.failures.failed({ connection: target.id, since: sinceId, error: (err as Error).message });
+      throw err;
     } finally {
       target.endReplay();
     }
   }
 
-  private async query<T>(pending: Promise<T>): Promise<T> {
+  private async query<T>(read: () => Promise<T>): Promise<T> {
     try {
-      return await pending;
+      return await this.gate.run(read);
     } catch (err) {
       throw databaseError(err, this.deps.db);
     }
   }
+}
+
+/** What the routing rule may let through to this target, so the query reads nothing else. */
+function replayTargets(target: DeliveryTarget, scope: ReplayScope | undefined): ReplayTargets {
+  if (scope && 'folderId' in scope) return { broadcast: false, kb: false, folderIds: [scope.folderId] };
+  if (scope) return { broadcast: false, kb: true, folderIds: [] };
+  return { userId: target.userId, broadcast: true, kb: target.kbSubscribed, folderIds: [...target.folders] };
 }
 
 function inScope(event: { targetType: string; targetId: number | null }, scope: ReplayScope | undefined): boolean {

@@ -18,6 +18,14 @@ export interface NewEvent {
 
 const MARK_CHUNK = 500;
 
+/** The targets whose events one replay reads: a user's own, broadcasts, kb, some folders. */
+export interface ReplayTargets {
+  userId?: number;
+  broadcast: boolean;
+  kb: boolean;
+  folderIds: readonly number[];
+}
+
 /**
  * The payload as JSON text. mysql2 hands JSON columns over parsed (MySQL, and MariaDB when it
  * flags the column as JSON); SQLite and older MariaDB tables hand over text (or a Buffer).
@@ -63,6 +71,29 @@ export class EventsRepository {
   async readAfter(afterId: number, limit: number, upTo?: number): Promise<EventRow[]> {
     const q = this.select().where('id', '>', afterId).orderBy('id', 'asc').limit(limit);
     if (upTo !== undefined) q.andWhere('id', '<=', upTo);
+    const rows: Array<Record<string, unknown>> = await q;
+    return rows.map(toEventRow);
+  }
+
+  /**
+   * The rows a replay may deliver, afterId < id <= upTo, oldest first: only the targets named,
+   * so a replay never reads (and the database never sends) the payloads of other users' or
+   * other folders' events.
+   */
+  async readAfterFor(afterId: number, limit: number, upTo: number, targets: ReplayTargets): Promise<EventRow[]> {
+    const { userId, broadcast, folderIds, kb } = targets;
+    if (userId === undefined && !broadcast && !kb && folderIds.length === 0) return [];
+    const q = this.select()
+      .where('id', '>', afterId)
+      .andWhere('id', '<=', upTo)
+      .andWhere((w) => {
+        if (userId !== undefined) w.orWhere((u) => u.where('target_type', 'user').andWhere('target_id', userId));
+        if (broadcast) w.orWhere('target_type', 'broadcast');
+        if (kb) w.orWhere('target_type', 'kb');
+        if (folderIds.length > 0) w.orWhere((f) => f.where('target_type', 'folder').whereIn('target_id', [...folderIds]));
+      })
+      .orderBy('id', 'asc')
+      .limit(limit);
     const rows: Array<Record<string, unknown>> = await q;
     return rows.map(toEventRow);
   }

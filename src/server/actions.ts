@@ -7,7 +7,7 @@ import type {
   SubscribeFolderMessage,
   SubscribeKbMessage,
 } from '../protocol/index.js';
-import { unixNow, unknownActionMessage } from '../protocol/index.js';
+import { CloseCode, unixNow, unknownActionMessage } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import type { ReplayScope } from '../delivery.js';
 import type { ServerContext } from './context.js';
@@ -117,6 +117,7 @@ async function subscribeFolder(ctx: ServerContext, connection: Connection, messa
       ctx.logger.warn('Could not read the edition locks of a folder', { folder_id: folderId, error: (err as Error).message });
     }
   });
+  if (recovered === null) return;
   connection.sendJson({
     type: 'response',
     status: 'success',
@@ -145,6 +146,7 @@ async function subscribeKb(ctx: ServerContext, connection: Connection, message: 
       ctx.logger.warn('Could not read the KB edition locks', { error: (err as Error).message });
     }
   });
+  if (recovered === null) return;
   connection.sendJson({
     type: 'response',
     status: 'success',
@@ -158,7 +160,8 @@ async function subscribeKb(ctx: ServerContext, connection: Connection, message: 
 }
 
 /**
- * Subscribes, and replays the channel from `since` when asked. Live frames are held from before
+ * Subscribes, and replays the channel from `since` when asked; null when the replay failed and
+ * the connection is closing with 1011 (nothing more is sent). Live frames are held from before
  * the subscription exists until the replay is over, so none of the channel's events goes out
  * live and again in the replay, and none falls between the two.
  */
@@ -168,7 +171,7 @@ async function recoverWhileSubscribing(
   since: number | undefined,
   scope: ReplayScope,
   subscribe: () => Promise<void>,
-): Promise<boolean | undefined> {
+): Promise<boolean | undefined | null> {
   if (since === undefined) {
     await subscribe();
     return undefined;
@@ -176,7 +179,13 @@ async function recoverWhileSubscribing(
   connection.beginReplay();
   try {
     await subscribe();
-    return await replay(ctx, connection, since, scope);
+    try {
+      return await replay(ctx, connection, since, scope);
+    } catch {
+      sendError(ctx, connection, 'server_error', REPLAY_FAILED_MESSAGE);
+      connection.close(CloseCode.ServerError, 'replay failed');
+      return null;
+    }
   } finally {
     connection.endReplay();
   }
@@ -192,16 +201,17 @@ function recoveryFields(ctx: ServerContext, connection: Connection, recovered: b
   return { recovered, settled_event_id: ctx.feed.settledEventId() };
 }
 
-/** Replays what the client missed; undefined when it did not ask (no `recovered` field then). */
-export async function replay(ctx: Pick<ServerContext, 'feed' | 'logger'>, connection: Connection, since: number | undefined, scope?: ReplayScope): Promise<boolean | undefined> {
+/**
+ * Replays what the client missed; undefined when it did not ask (no `recovered` field then). It
+ * throws when the events could not be read (the recovery logs it): the caller closes the client
+ * with 1011, which makes it come back with the same since, instead of saying `recovered: false`.
+ */
+export async function replay(ctx: Pick<ServerContext, 'feed'>, connection: Connection, since: number | undefined, scope?: ReplayScope): Promise<boolean | undefined> {
   if (since === undefined) return undefined;
-  try {
-    return (await ctx.feed.replay(connection, since, scope)).recovered;
-  } catch (err) {
-    ctx.logger.error('Replay failed', { connection: connection.id, since, error: (err as Error).message });
-    return false;
-  }
+  return (await ctx.feed.replay(connection, since, scope)).recovered;
 }
+
+export const REPLAY_FAILED_MESSAGE = 'The events missed since your last one could not be read from the database; reconnect with the same since.';
 
 /** A denial is confirmed against the database when the cached verdict is not fresh: a grant may be new. */
 async function mayAccessFolder(ctx: ServerContext, connection: Connection, folderId: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 import type { FolderAccess } from '../access/index.js';
 import type { Identity } from '../auth/index.js';
 import { CloseCode, unixNow, type ConnectedFrame, type ErrorCode } from '../protocol/index.js';
-import { replay } from './actions.js';
+import { REPLAY_FAILED_MESSAGE, replay } from './actions.js';
 import type { ClientSocket } from './client-socket.js';
 import { Connection } from './connection.js';
 import type { ServerContext } from './context.js';
@@ -84,6 +84,10 @@ export class Handshake {
     let recovered: boolean | undefined = request?.badSince ? false : undefined;
     try {
       if (replaying) recovered = await replay(this.deps, connection, request?.since);
+    } catch {
+      // Logged by the recovery; 1011 makes the client come back with the same since.
+      if (!client.current()) return { ok: false, code: null };
+      return { ok: false, code: 'server_error', message: REPLAY_FAILED_MESSAGE, closeCode: CloseCode.ServerError };
     } finally {
       if (replaying) connection.endReplay();
     }

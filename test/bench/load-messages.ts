@@ -165,6 +165,8 @@ export interface SoakProgress {
   reconnects: number;
   /** Reconnect attempts that failed (retried). */
   reconnectFailures: number;
+  /** Those failures by reason: "HTTP 503", "error frame max_connections", "closed 1011 before subscribed", … */
+  failureReasons: Record<string, number>;
   /** Slow consumers' closes as they saw them, by close code (0: still open when they read again). */
   slowCloses: Record<string, number>;
   /** Counted clients closed by the daemon, by close code (they reconnect with ?since=). */

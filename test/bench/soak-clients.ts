@@ -13,6 +13,8 @@ const PING_TICK_MS = 1000;
 /** A churned client comes back after up to this long. */
 const RECONNECT_SPREAD_MS = 1000;
 const RETRY_MS = 1000;
+/** A reconnect not subscribed within this long is given up (and retried). */
+const RECONNECT_READY_MS = 60_000;
 /** After reading again, how long a slow consumer waits for its close before it closes itself. */
 const SLOW_CLOSE_WAIT_MS = 10_000;
 const SLOW_SUBPROTOCOL = 'teampass-ws';
@@ -24,6 +26,22 @@ interface Frame {
   event_id?: number;
   recovered?: boolean;
   message?: string;
+  error_code?: string;
+}
+
+/** A connection attempt that ended before its subscription was answered, and why. */
+class ConnectFailure extends Error {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A socket still connecting or already closing takes no frame (ws throws on CONNECTING). */
+function sendIfOpen(ws: WebSocket, data: string): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(data);
 }
 
 const EVENT_HEAD = '{"type":"event",';
@@ -58,10 +76,38 @@ class CountedClient {
     this.received = new ReceivedIds(sinceId + 1);
   }
 
+  /** Ids an attempt that failed before its subscription received: the next attempt replays them again. */
+  private readonly redelivered = new Set<number>();
+  private attemptIds: number[] = [];
+
   onEvent(id: number): void {
-    if (!this.received.add(id)) this.duplicates += 1;
-    else if (id < this.highest) this.outOfOrder += 1;
+    this.attemptIds.push(id);
+    if (!this.received.add(id)) {
+      if (!this.redelivered.delete(id)) this.duplicates += 1;
+    } else if (id < this.highest) this.outOfOrder += 1;
     if (id > this.highest) this.highest = id;
+  }
+
+  /** A new attempt from `since`. */
+  attemptStarts(): void {
+    this.attemptIds = [];
+  }
+
+  /**
+   * The attempt ended before it was subscribed: its replay may have stopped between channels
+   * (user and broadcast events come at the upgrade, the folder's at the subscription), so the
+   * next attempt resumes from the same point and may get those ids again, which is no duplicate.
+   */
+  attemptFailed(since: number): void {
+    for (const id of this.attemptIds) this.redelivered.add(id);
+    this.attemptIds = [];
+    this.highest = since;
+  }
+
+  /** Subscribed: everything asked for was replayed, from now on ids come live. */
+  attemptSubscribed(): void {
+    this.attemptIds = [];
+    this.redelivered.clear();
   }
 }
 
@@ -80,6 +126,8 @@ export class SoakFleet {
   private notRecovered = 0;
   private readonly slowCloses: Record<string, number> = {};
   private readonly serverCloses: Record<string, number> = {};
+  /** Why reconnects failed: HTTP status, error frame, close code before the subscription, socket error. */
+  private readonly failureReasons: Record<string, number> = {};
 
   async open(cmd: SoakOpenCommand): Promise<{ opened: number }> {
     this.cmd = cmd;
@@ -94,7 +142,7 @@ export class SoakFleet {
       while (next < this.clients.length && !failure) {
         const client = this.clients[next]!;
         next += 1;
-        await this.connect(client).catch((err: Error) => (failure ??= err));
+        await this.connect(client, cmd.timeoutMs).catch((err: Error) => (failure ??= err));
       }
     };
     await Promise.all(Array.from({ length: Math.min(cmd.concurrency, cmd.count) }, lane));
@@ -132,6 +180,7 @@ export class SoakFleet {
       eventFrames: this.eventFrames,
       reconnects: this.reconnects,
       reconnectFailures: this.reconnectFailures,
+      failureReasons: { ...this.failureReasons },
       slowCloses: { ...this.slowCloses },
       serverCloses: { ...this.serverCloses },
     };
@@ -189,8 +238,14 @@ export class SoakFleet {
     return n;
   }
 
-  /** One connection of a counted client: ?token=&since=, `connected`, then its folder subscription. */
-  private connect(client: CountedClient): Promise<void> {
+  /**
+   * One connection of a counted client: ?token=&since=, `connected`, then its folder subscription.
+   * It rejects with the reason when the connection ends before the subscription is answered; a
+   * connection that was subscribed comes back by itself when it closes. One attempt per client
+   * at a time: `client.ws` is always the client's newest socket, and `live` is true only while
+   * that socket is open and subscribed.
+   */
+  private connect(client: CountedClient, readyTimeoutMs: number): Promise<void> {
     const cmd = this.cmd!;
     return new Promise((resolve, reject) => {
       // As the project's browser client does: ?since= for user and broadcast events, and the
@@ -200,19 +255,28 @@ export class SoakFleet {
       const ws = new WebSocket(url, {
         perMessageDeflate: false,
         localAddress: cmd.localAddresses[client.index % cmd.localAddresses.length],
-        handshakeTimeout: cmd.timeoutMs,
+        handshakeTimeout: readyTimeoutMs,
       });
       client.ws = ws;
+      client.live = false;
       client.leaving = false;
-      let ready = false;
-      const fail = (why: string) => {
-        if (ready) return;
-        ready = true;
+      client.attemptStarts();
+      let subscribed = false;
+      let failed = false;
+      /** How far the attempt got, for the failure reason. */
+      let stage = 'upgrading';
+      ws.once('open', () => (stage = 'upgraded, no connected frame'));
+      const readyTimer = setTimeout(() => fail(`not subscribed within ${readyTimeoutMs / 1000} s (${stage})`), readyTimeoutMs);
+      const fail = (reason: string) => {
+        if (subscribed || failed) return;
+        failed = true;
+        clearTimeout(readyTimer);
         ws.terminate();
-        reject(new Error(`soak client ${client.index}: ${why}`));
+        client.attemptFailed(since);
+        reject(new ConnectFailure(`soak client ${client.index}: ${reason}`, reason));
       };
-      ws.on('error', (err) => fail(err.message));
-      ws.once('unexpected-response', (_req, res) => fail(`upgrade refused: HTTP ${res.statusCode}`));
+      ws.on('error', (err) => fail(`socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      ws.once('unexpected-response', (_req, res) => fail(`HTTP ${res.statusCode}`));
       ws.on('message', (data: Buffer) => {
         const eventId = eventIdOf(data);
         if (eventId !== undefined) {
@@ -223,40 +287,48 @@ export class SoakFleet {
         const frame = JSON.parse(data.toString()) as Frame;
         switch (frame.type) {
           case 'ping':
-            ws.send('{"action":"pong"}');
+            sendIfOpen(ws, '{"action":"pong"}');
             return;
           case 'connected':
+            stage = 'connected, no subscribe reply';
             if (frame.recovered === false) this.notRecovered += 1;
-            ws.send(JSON.stringify({ action: 'subscribe', channel: 'folder', data: { folder_id: client.user.folderId, since_event_id: since } }));
+            sendIfOpen(ws, JSON.stringify({ action: 'subscribe', channel: 'folder', data: { folder_id: client.user.folderId, since_event_id: since } }));
             return;
           case 'response':
-            if (frame.action !== 'subscribed' || ready) return;
+            if (frame.action !== 'subscribed' || subscribed || failed) return;
             if (frame.recovered === false) this.notRecovered += 1;
-            ready = true;
-            client.live = true;
+            subscribed = true;
+            clearTimeout(readyTimer);
+            client.attemptSubscribed();
+            client.live = client.ws === ws && ws.readyState === WebSocket.OPEN;
             resolve();
             return;
           case 'error':
-            fail(`refused: ${frame.message ?? data.toString()}`);
+            if (!subscribed) fail(`error frame ${frame.error_code ?? '?'}`);
             return;
         }
       });
       ws.once('close', (code) => {
-        client.live = false;
-        if (client.ws === ws) client.ws = undefined;
-        if (!ready) return fail(`closed ${code} before it was subscribed`);
+        if (client.ws === ws) {
+          client.live = false;
+          client.ws = undefined;
+        }
+        if (!subscribed) return fail(`closed ${code} before subscribed`);
         if (!client.leaving) bump(this.serverCloses, code);
         if (!this.closingAll) this.reconnectLater(client, client.leaving ? Math.random() * RECONNECT_SPREAD_MS : RETRY_MS);
       });
     });
   }
 
+  /** The one retry chain of a client: attempts until one is subscribed (or the soak ends). */
   private reconnectLater(client: CountedClient, delayMs: number): void {
     setTimeout(() => {
       if (this.closingAll) return;
       this.reconnects += 1;
-      this.connect(client).catch(() => {
+      this.connect(client, RECONNECT_READY_MS).catch((err: unknown) => {
         this.reconnectFailures += 1;
+        const reason = err instanceof ConnectFailure ? err.reason : String(err);
+        this.failureReasons[reason] = (this.failureReasons[reason] ?? 0) + 1;
         if (!this.closingAll) this.reconnectLater(client, RETRY_MS);
       });
     }, delayMs);
@@ -277,7 +349,7 @@ export class SoakFleet {
   private pingSome(): void {
     const slots = CLIENT_PING_EVERY_MS / PING_TICK_MS;
     this.pingTick = (this.pingTick + 1) % slots;
-    for (const c of this.clients) if (c.live && c.index % slots === this.pingTick) c.ws?.send('{"action":"ping"}');
+    for (const c of this.clients) if (c.live && c.index % slots === this.pingTick && c.ws) sendIfOpen(c.ws, '{"action":"ping"}');
   }
 
   /** Slow consumer `k`: subscribes, stops reading, reads again after slowPauseMs to see its close, then is replaced. */
@@ -298,7 +370,7 @@ export class SoakFleet {
     ws.on('message', (data: Buffer) => {
       if (subscribed) return;
       const frame = JSON.parse(data.toString()) as Frame;
-      if (frame.type === 'connected') ws.send(JSON.stringify({ action: 'subscribe', channel: 'folder', data: { folder_id: user.folderId } }));
+      if (frame.type === 'connected') sendIfOpen(ws, JSON.stringify({ action: 'subscribe', channel: 'folder', data: { folder_id: user.folderId } }));
       if (frame.type !== 'response' || frame.action !== 'subscribed') return;
       subscribed = true;
       ws.pause();

@@ -42,6 +42,13 @@ const codes = (byCode: Record<string, number>) =>
     .map(([code, n]) => `${count(n)} × ${code === '0' ? 'still open after reading again' : code}`)
     .join(', ') || 'none';
 
+/** Reconnect failures by reason, most frequent first. */
+export const reasons = (byReason: Record<string, number>) =>
+  Object.entries(byReason)
+    .sort((a, b) => b[1] - a[1])
+    .map(([why, n]) => `${count(n)} × ${why}`)
+    .join(', ') || 'none';
+
 export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean } {
   const { o, tally: t, resources: r } = x;
   const failures: string[] = [];
@@ -85,6 +92,7 @@ export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean }
       ['to a client that may not see them', count(t.unexpected)],
       ['out of order (id below one already had)', count(t.outOfOrder)],
       ['reconnects with ?since= (failed attempts)', `${count(t.reconnects)} (${count(t.reconnectFailures)})`],
+      ['  why they failed', reasons(t.failureReasons)],
       ['recovered: false', count(t.notRecovered)],
       ['counted clients closed by the daemon', codes(t.serverCloses)],
       ['slow consumers, close as they saw it', `${count(slowSeen)}: ${codes(t.slowCloses)}`],

@@ -20,7 +20,7 @@ import { openFds, procMemory, scrapeMetrics } from './process-memory.js';
 import { MemoryWatch } from './soak-memory.js';
 import { CHURN_EVERY_SEC, soakOptionsFromEnv, type SoakOptions } from './soak-options.js';
 import { SoakProducer } from './soak-producer.js';
-import { soakReport, type DaemonResources } from './soak-report.js';
+import { reasons, soakReport, type DaemonResources } from './soak-report.js';
 
 /** Users the counted clients are spread over; user 0's clients subscribe to the bulk folder. */
 const USERS = 200;
@@ -104,7 +104,7 @@ function shares(total: number, workers: number): Array<{ first: number; count: n
 }
 
 function sumProgress(parts: SoakProgress[]): SoakProgress {
-  const sum: SoakProgress = { live: 0, eventFrames: 0, reconnects: 0, reconnectFailures: 0, slowCloses: {}, serverCloses: {} };
+  const sum: SoakProgress = { live: 0, eventFrames: 0, reconnects: 0, reconnectFailures: 0, failureReasons: {}, slowCloses: {}, serverCloses: {} };
   for (const p of parts) {
     sum.live += p.live;
     sum.eventFrames += p.eventFrames;
@@ -112,6 +112,7 @@ function sumProgress(parts: SoakProgress[]): SoakProgress {
     sum.reconnectFailures += p.reconnectFailures;
     for (const [code, n] of Object.entries(p.slowCloses)) sum.slowCloses[code] = (sum.slowCloses[code] ?? 0) + n;
     for (const [code, n] of Object.entries(p.serverCloses)) sum.serverCloses[code] = (sum.serverCloses[code] ?? 0) + n;
+    for (const [why, n] of Object.entries(p.failureReasons)) sum.failureReasons[why] = (sum.failureReasons[why] ?? 0) + n;
   }
   return sum;
 }
@@ -208,7 +209,7 @@ async function soak(o: SoakOptions): Promise<number> {
         const memory = last ? `RSS ${(last.rss / 1048576).toFixed(1)} MiB, heap ${(last.heapUsed / 1048576).toFixed(1)} MiB` : '';
         const slow = Object.values(p.slowCloses).reduce((a, b) => a + b, 0);
         console.log(
-          `  ${String(Math.round((Date.now() - producingFrom) / 1000)).padStart(5)} s  ${count(p.live)} live, ${count(producer.small)} + ${count(producer.bulk)} events, ${count(p.eventFrames)} frames, ${count(p.reconnects)} reconnects, ${slow} slow closes; ${memory}`,
+          `  ${String(Math.round((Date.now() - producingFrom) / 1000)).padStart(5)} s  ${count(p.live)} live, ${count(producer.small)} + ${count(producer.bulk)} events, ${count(p.eventFrames)} frames, ${count(p.reconnects)} reconnects (${count(p.reconnectFailures)} failed${p.reconnectFailures > 0 ? `: ${reasons(p.failureReasons)}` : ''}), ${slow} slow closes; ${memory}`,
         );
       }, () => undefined);
     }, progressEveryMs);
