@@ -3,14 +3,13 @@
  * EXPLAIN of the poller's own query (built by EventsRepository.readAfter, caught on its way to
  * the database), and the CPU time an idle daemon (no clients, no new events) uses meanwhile.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { EventsRepository } from '../../src/db/index.js';
 import { CONFIG_KEYS } from '../../src/config/schema.js';
 import type { Database } from '../../src/db/index.js';
 import { startDaemon } from './daemon.js';
+import { clockTicks, cpuSeconds } from './process-memory.js';
 
 export interface IdlePollResult {
   recentRows: number;
@@ -46,20 +45,6 @@ async function fill(db: Database, rows: number, processed: 0 | 1, ageSql: string
     );
     have += take;
   }
-}
-
-/** utime + stime of a process, in seconds (/proc/<pid>/stat). */
-function cpuSeconds(pid: number, ticksPerSecond: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields after the command name start at field 3 (state): utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-}
-
-function clockTicks(): number {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout?.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
 }
 
 /** The SQL text (and bindings) of the poller's read after the newest id, without changing a byte of it. */

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** Memory of another process as the kernel sees it (Linux /proc). */
@@ -63,4 +64,40 @@ export async function scrapeMetrics(port: number): Promise<Map<string, number>> 
 /** Open file descriptors of another process (entries of /proc/<pid>/fd). */
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** utime + stime of a process, in seconds (/proc/<pid>/stat). */
+export function cpuSeconds(pid: number, ticksPerSecond = clockTicks()): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields after the command name start at field 3 (state): utime is field 14, stime field 15.
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+/** cpuSeconds of a process and its direct children (serve --workers runs its daemons as children). */
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (Number(entry) === pid || ppid === pid) total += cpuSeconds(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+let ticks: number | undefined;
+
+/** The kernel's clock ticks per second (getconf CLK_TCK), read once. */
+export function clockTicks(): number {
+  if (ticks === undefined) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    const n = Number(r.stdout?.trim());
+    ticks = Number.isFinite(n) && n > 0 ? n : 100;
+  }
+  return ticks;
 }

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { foldersOf, type RetryReasons } from './load-messages.js';
 import { LOCAL_ADDRESSES, type LoadWorkers } from './load-workers.js';
+import { treeCpuSeconds } from './process-memory.js';
 import { SUBSCRIPTIONS_PER_CLIENT, type Target } from './targets.js';
 
 export const EVENTS_PER_SECOND = 50;
@@ -20,6 +21,8 @@ const DRAIN_MS = 30_000;
 
 export interface RoundResult {
   connectsPerSecond: number;
+  /** The server's CPU time (utime + stime, its worker processes included) while the clients connected, per connection (ms). */
+  cpuMsPerConnection: number;
   connectRetries: RetryReasons;
   rssPerConnection: number;
   heapPerConnection: number;
@@ -95,6 +98,7 @@ async function broadcastToAll(target: Target, workers: LoadWorkers, tag: string)
 export async function runRound(target: Target, workers: LoadWorkers, n: number, loadSeconds: number, tag: string, parts: RoundParts): Promise<RoundResult> {
   await sleep(SETTLE_MS / 2);
   const before = await target.memory();
+  const cpuBefore = treeCpuSeconds(target.pid);
   const t0 = performance.now();
   const opened = await workers.open(n, {
     url: target.url,
@@ -106,11 +110,13 @@ export async function runRound(target: Target, workers: LoadWorkers, n: number, 
     timeoutMs: 180_000,
   });
   const connectMs = performance.now() - t0;
+  const cpuMs = (treeCpuSeconds(target.pid) - cpuBefore) * 1000;
   if (opened.opened !== n) throw new Error(`${target.label}: opened ${opened.opened} of ${n} connections`);
   await sleep(SETTLE_MS);
   const after = await target.memory();
   const result: RoundResult = {
     connectsPerSecond: n / (connectMs / 1000),
+    cpuMsPerConnection: cpuMs / n,
     connectRetries: opened.retries,
     rssPerConnection: (after.rss - before.rss) / n,
     heapPerConnection: (after.heap - before.heap) / n,

@@ -34,7 +34,7 @@ function sqlCounter(db: Database): (() => Promise<number>) | undefined {
 }
 
 function roundLine(label: string, r: RoundResult): string {
-  const parts = [`${count(r.connectsPerSecond)} conn/s`, `RSS ${kib(r.rssPerConnection)}/conn`, `heap ${kib(r.heapPerConnection)}/conn`];
+  const parts = [`${count(r.connectsPerSecond)} conn/s (server CPU ${r.cpuMsPerConnection.toFixed(2)} ms/conn)`, `RSS ${kib(r.rssPerConnection)}/conn`, `heap ${kib(r.heapPerConnection)}/conn`];
   if (retryCount(r.connectRetries) > 0) parts.push(`connect retries: ${reasons(r.connectRetries)}`);
   if (r.latency) parts.push(`p50 ${duration(r.latency.p50)} p99 ${duration(r.latency.p99)} (${count(r.latency.deliveries)} of ${count(r.latency.expected)} deliveries, ${count(r.latency.perSecond)}/s)`);
   if (r.broadcastMs !== undefined) parts.push(`broadcast ${duration(r.broadcastMs)}`);

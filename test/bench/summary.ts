@@ -49,6 +49,8 @@ export function summaryTable(n: number, raw: RoundResult[], ours: RoundResult[],
   const rawCps = m(raw, (r) => r.connectsPerSecond);
   const ourCps = m(ours, (r) => r.connectsPerSecond);
   rows.push([N, 'connects/s (token auth + 3 subscribes)', count(rawCps), count(ourCps), ratio(ourCps, rawCps)]);
+  const cpu = (rs: RoundResult[]) => m(rs, (r) => r.cpuMsPerConnection);
+  rows.push([N, 'server CPU per new connection (utime + stime while connecting)', `${cpu(raw).toFixed(2)} ms`, `${cpu(ours).toFixed(2)} ms`, ratio(cpu(ours), cpu(raw))]);
 
   const stormMs = (rs: RoundResult[]) => m(rs, (r) => r.storm?.ms);
   const stormRetries = (rs: RoundResult[]) => m(rs, (r) => (r.storm ? retryCount(r.storm.retries) : undefined));
