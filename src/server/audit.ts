@@ -1,5 +1,5 @@
 import { ConnectionsRepository, StatementBatch, type Database, type NewConnection } from '../db/index.js';
-import type { Logger } from '../log/index.js';
+import { RepeatedFailureLog, type Logger } from '../log/index.js';
 
 const MAX_USER_AGENT = 1000;
 
@@ -33,12 +33,17 @@ export class ConnectionAudit {
   private readonly rows: ConnectionsRepository;
   private readonly opens: StatementBatch<NewConnection, void>;
   private readonly closes: StatementBatch<string, void>;
+  /** A database outage fails every connection's write: one line a minute each, with a count. */
+  private readonly openFailures: RepeatedFailureLog;
+  private readonly closeFailures: RepeatedFailureLog;
 
   constructor(
     db: Database,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
     this.rows = new ConnectionsRepository(db);
+    this.openFailures = new RepeatedFailureLog(logger, 'Could not record a connection in websocket_connections');
+    this.closeFailures = new RepeatedFailureLog(logger, 'Could not mark a connection disconnected in websocket_connections');
     this.opens = new StatementBatch(async (rows) => {
       await this.rows.openMany(rows);
       return rows.map(() => undefined);
@@ -56,7 +61,7 @@ export class ConnectionAudit {
       this.opens.add(row).then(
         () => true,
         (err: Error) => {
-          this.logger.error('Could not record a connection in websocket_connections', { resource_id: c.resourceId, error: err.message });
+          this.openFailures.failed({ resource_id: c.resourceId, error: err.message });
           return false;
         },
       ),
@@ -72,7 +77,7 @@ export class ConnectionAudit {
         try {
           await this.closes.add(row.resourceId);
         } catch (err) {
-          this.logger.error('Could not mark a connection disconnected in websocket_connections', { resource_id: row.resourceId, error: (err as Error).message });
+          this.closeFailures.failed({ resource_id: row.resourceId, error: (err as Error).message });
         }
       }),
     );

@@ -48,9 +48,12 @@ export function sampleRss(pid: number, everyMs = 20): { stop(): number } {
   };
 }
 
+/** How long a scrape of /metrics may take before it counts as unanswered (ms). */
+export const SCRAPE_TIMEOUT_MS = 5000;
+
 /** One scrape of the daemon's /metrics: sample name with its labels → value. */
 export async function scrapeMetrics(port: number): Promise<Map<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
   if (!res.ok) throw new Error(`/metrics answered HTTP ${res.status}`);
   const samples = new Map<string, number>();
   for (const line of (await res.text()).split('\n')) {

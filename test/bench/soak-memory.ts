@@ -46,8 +46,11 @@ export const kibPerMin = (bytesPerSec: number) => (bytesPerSec * 60) / 1024;
 /** Samples the daemon's RSS (/proc) and V8 heap used (/metrics) every `everyMs` until stopped. */
 export class MemoryWatch {
   readonly samples: MemorySample[] = [];
+  /** Samples /metrics did not answer (in time); the first reason. */
+  unanswered = 0;
+  firstUnanswered: string | undefined;
   private readonly timer: NodeJS.Timeout;
-  private failure: Error | undefined;
+  private gone: Error | undefined;
 
   constructor(
     private readonly pid: number,
@@ -58,22 +61,30 @@ export class MemoryWatch {
     this.timer = setInterval(() => void this.sample(), everyMs);
   }
 
-  /** The samples; throws when the daemon could not be read (it died, or /metrics broke). */
+  /** The samples; throws when the daemon process itself could no longer be read (it died). */
   stop(): MemorySample[] {
     clearInterval(this.timer);
-    if (this.failure) throw this.failure;
+    if (this.gone) throw this.gone;
     return this.samples;
   }
 
   private async sample(): Promise<void> {
+    const atSec = (Date.now() - this.startedAtMs) / 1000;
+    let rss: number;
     try {
-      const atSec = (Date.now() - this.startedAtMs) / 1000;
-      const rss = procMemory(this.pid).rss;
+      rss = procMemory(this.pid).rss;
+    } catch (err) {
+      this.gone ??= new Error(`reading the daemon's memory failed: ${(err as Error).message}`);
+      return;
+    }
+    try {
       const heapUsed = (await scrapeMetrics(this.port)).get(HEAP_USED_METRIC);
       if (heapUsed === undefined) throw new Error(`/metrics has no ${HEAP_USED_METRIC}`);
       this.samples.push({ atSec, rss, heapUsed });
     } catch (err) {
-      this.failure ??= new Error(`reading the daemon's memory failed: ${(err as Error).message}`);
+      // A daemon too busy to answer /metrics is a finding of the soak, not the end of it.
+      this.unanswered += 1;
+      this.firstUnanswered ??= `at ${Math.round(atSec)} s: ${(err as Error).message}`;
     }
   }
 }

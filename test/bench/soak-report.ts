@@ -2,6 +2,7 @@ import type { SoakTally } from './load-messages.js';
 import { floors, kibPerMin, leastSquaresSlope, type MemorySample } from './soak-memory.js';
 import type { SoakOptions } from './soak-options.js';
 import { labelled, mib, textTable } from './table.js';
+import { SCRAPE_TIMEOUT_MS } from './process-memory.js';
 
 /** The daemon's open files, timers and connections at one moment. */
 export interface DaemonResources {
@@ -18,6 +19,8 @@ export interface DaemonResources {
 export interface SoakOutcome {
   o: SoakOptions;
   samples: MemorySample[];
+  /** Memory samples /metrics did not answer within the scrape timeout, and the first reason. */
+  unanswered: { count: number; first: string | undefined };
   tally: SoakTally;
   /** Counted clients subscribed again after churn stopped. */
   liveAfterQuiesce: number;
@@ -71,6 +74,7 @@ export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean }
   if (x.liveAfterQuiesce < t.clients) failures.push(`${count(t.clients - x.liveAfterQuiesce)} clients were not connected again after churn stopped`);
   if (x.reachedEnd < t.clients) failures.push(`${count(t.clients - x.reachedEnd)} clients never had the last event`);
   const judgeMemory = measuredSec >= JUDGE_MEMORY_FROM_SEC;
+  if (x.unanswered.count > 0) failures.push(`/metrics did not answer ${count(x.unanswered.count)} times (${x.unanswered.first})`);
   if (measured.length < MIN_SAMPLES) failures.push(`only ${measured.length} memory samples after the warm-up`);
   if (judgeMemory && rssSlope > o.maxRssSlopeKibPerMin) failures.push(`RSS grew ${slope(rssSlope)} (bound ${o.maxRssSlopeKibPerMin} KiB/min)`);
   if (judgeMemory && heapFloorSlope > o.maxHeapSlopeKibPerMin) failures.push(`the heap floor grew ${slope(heapFloorSlope)} (bound ${o.maxHeapSlopeKibPerMin} KiB/min)`);
@@ -102,6 +106,7 @@ export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean }
     '',
     `daemon memory after a ${o.warmupSec} s warm-up: ${measured.length} samples every ${x.samples.length > 1 ? Math.round(x.samples[1]!.atSec - x.samples[0]!.atSec) : 0} s over ${Math.round(measuredSec)} s`,
     ...labelled([
+      [`/metrics unanswered (within ${SCRAPE_TIMEOUT_MS / 1000} s)`, x.unanswered.count === 0 ? 'never' : `${count(x.unanswered.count)} times, first ${x.unanswered.first}`],
       ['RSS (VmRSS)', range((s) => s.rss)],
       ['  least-squares slope', `${slope(rssSlope)} (bound ${o.maxRssSlopeKibPerMin} KiB/min)`],
       ['V8 heap used', range((s) => s.heapUsed)],

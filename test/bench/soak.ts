@@ -235,6 +235,7 @@ async function soak(o: SoakOptions): Promise<number> {
     const report = soakReport({
       o,
       samples,
+      unanswered: { count: watch.unanswered, first: watch.firstUnanswered },
       tally,
       liveAfterQuiesce: quiet.live,
       reachedEnd: reached,

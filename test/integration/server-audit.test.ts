@@ -95,6 +95,28 @@ forEachBackend('serve: audit rows, logs and shutdown', (backend) => {
     }
   });
 
+  it('logs one line, not one per connection, when the rows of many closing connections cannot be written', async () => {
+    const user = await seedUser(db);
+    srv = await suite.start({ config: { max_connections_per_user: 10 } });
+    const clients = await Promise.all(Array.from({ length: 4 }, async () => srv.client(`?token=${await issueToken(db, user.id)}`)));
+    for (const c of clients) await connected(c);
+    await waitFor(async () => (await rows()).length === 4, 'four connection rows');
+    await db.knex.schema.renameTable(db.t.connections, `${db.t.connections}_away`);
+    try {
+      for (const c of clients) {
+        c.close();
+        await c.waitClose();
+      }
+      await waitForLog(srv, (l) => String(l.message).startsWith('Could not mark a connection disconnected'));
+      // The other closes fail within the same minute: counted, not logged one by one.
+      await srv.stop();
+    } finally {
+      await db.knex.schema.renameTable(`${db.t.connections}_away`, db.t.connections);
+    }
+    const lines = srv.logs().filter((l) => String(l.message).startsWith('Could not mark a connection disconnected'));
+    expect(lines, lines.map((l) => JSON.stringify(l)).join('\n')).to.have.length(1);
+  });
+
   it('stop(): refuses new clients, closes the others (1001 when asked for, else 1000), marks their rows disconnected; twice is safe', async () => {
     srv = await suite.start();
     const users = [await seedUser(db), await seedUser(db)];
