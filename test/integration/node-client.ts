@@ -2,6 +2,7 @@
  * The project's browser client (TeamPassWebSocket) run in Node against the real daemon, on a
  * socket class the test steers: it can keep the client away (every connection attempt refused,
  * as while the daemon is down) and cut a connection after a chosen number of event frames.
+ * A cut is what a broken network does: nothing that came after it reaches the client.
  */
 import net from 'node:net';
 import WebSocket from 'ws';
@@ -47,6 +48,8 @@ export async function steeredClient(url: string, token: string): Promise<Steered
   let planned: number[] = [];
 
   class SteeredSocket extends WebSocket {
+    private cut = false;
+
     constructor(target: string, protocols?: string | string[]) {
       super(away ? target.replace(/^ws:\/\/[^/]+\/ws/, down) : target, protocols);
       if (away) return;
@@ -59,9 +62,19 @@ export async function steeredClient(url: string, token: string): Promise<Steered
         frames += 1;
         if (dropIn !== undefined && --dropIn <= 0) {
           dropIn = undefined;
+          this.cut = true;
           this.terminate();
         }
       });
+    }
+
+    /**
+     * After terminate(), ws still hands over the frames it had already read from the socket (the
+     * rest of that chunk, and what a paused socket buffered): a cut connection hands over none.
+     */
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'message' && this.cut) return false;
+      return super.emit(event, ...args);
     }
   }
 
