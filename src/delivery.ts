@@ -3,6 +3,12 @@
  * what the bridge may ask of a live connection and of the set of them, and what the server asks
  * of the bridge. Neither side imports the other; `serve` wires both when it builds the server.
  */
+/**
+ * A serialised frame as it goes on the wire: text, or its UTF-8 bytes when one frame goes to
+ * many connections (encoded once, not once per recipient).
+ */
+export type WireFrame = string | Buffer;
+
 export interface DeliveryTarget {
   /** Unique per process, e.g. the websocket_connections resource_id. */
   readonly id: string;
@@ -20,7 +26,7 @@ export interface DeliveryTarget {
    * delivered before, or is gone). The connection drops an id it already sent (no duplicate),
    * and while a replay is running it holds live frames back until `endReplay`.
    */
-  deliver(eventId: number, frame: string, settledId?: number): void;
+  deliver(eventId: number, frame: WireFrame, settledId?: number): void;
   /** Starts a replay: live deliveries are queued from here on. */
   beginReplay(): void;
   /** Sends a replayed frame immediately (ids ascending). */

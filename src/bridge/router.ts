@@ -53,7 +53,8 @@ export class EventRouter {
   /** Sends the event's live frame to every connection that may see it; returns how many got it. */
   deliver(event: RoutableEvent, settledId: number): number {
     let sent = 0;
-    const frame = liveFrame(event, settledId);
+    // Encoded once: the socket library would otherwise turn the text into bytes per recipient.
+    const frame = Buffer.from(liveFrame(event, settledId));
     // Snapshot first: a delivery may close a connection and change the directory's sets.
     const recipients = [...candidates(this.deps.directory, event)].filter((t) => mayReceive(t, event));
     for (const target of recipients) {

@@ -1,5 +1,9 @@
 import WebSocket from 'ws';
+import type { WireFrame } from '../delivery.js';
 import { CloseCode, wireCloseCode } from '../protocol/index.js';
+
+/** Every frame the daemon sends is a text frame, whether given as text or as its UTF-8 bytes. */
+const TEXT = { binary: false } as const;
 
 export interface ClientSocketOptions {
   /** Outgoing bytes a client may fall behind before it is closed (4503). */
@@ -22,7 +26,7 @@ export interface ClientInfo {
 export class ClientSocket {
   /** Last time anything came from the client (message or pong), ms. */
   lastSeenMs = Date.now();
-  private held: string[] | null = null;
+  private held: WireFrame[] | null = null;
   private heldBytes = 0;
   private closeRequested = false;
 
@@ -66,7 +70,8 @@ export class ClientSocket {
     return this.ws.bufferedAmount + this.heldBytes;
   }
 
-  send(frame: string): void {
+  /** Text frames only (a Buffer holds a text frame's UTF-8 bytes). */
+  send(frame: WireFrame): void {
     if (!this.isOpen) return;
     if (this.held) {
       this.held.push(frame);
@@ -78,7 +83,7 @@ export class ClientSocket {
       this.slow();
       return;
     }
-    this.ws.send(frame);
+    this.ws.send(frame, TEXT);
   }
 
   sendJson(value: unknown): void {
@@ -93,7 +98,7 @@ export class ClientSocket {
   /** Sends one frame ahead of the held ones. */
   sendFirst(frame: string): void {
     if (!this.isOpen) return;
-    this.ws.send(frame);
+    this.ws.send(frame, TEXT);
   }
 
   release(): void {

@@ -2,7 +2,7 @@ import type { FolderAccess } from '../access/index.js';
 import type { Identity } from '../auth/index.js';
 import type { AuditRow } from './audit.js';
 import type { ClientSocket } from './client-socket.js';
-import type { DeliveryTarget } from '../delivery.js';
+import type { DeliveryTarget, WireFrame } from '../delivery.js';
 import { SentIds } from './sent-ids.js';
 
 /**
@@ -33,7 +33,7 @@ export class Connection implements DeliveryTarget {
   auditRow: AuditRow | null = null;
 
   private replays = 0;
-  private queued: Array<{ id: number; frame: string; settledId: number | undefined }> = [];
+  private queued: Array<{ id: number; frame: WireFrame; settledId: number | undefined }> = [];
   private queuedBytes = 0;
   private readonly sent = new SentIds(SENT_IDS_KEPT);
 
@@ -82,7 +82,7 @@ export class Connection implements DeliveryTarget {
     this.socket.sendJson(value);
   }
 
-  deliver(eventId: number, frame: string, settledId?: number): void {
+  deliver(eventId: number, frame: WireFrame, settledId?: number): void {
     if (this.replays > 0) {
       this.queued.push({ id: eventId, frame, settledId });
       this.queuedBytes += frame.length;
@@ -138,10 +138,11 @@ export class Connection implements DeliveryTarget {
    * the settled watermark passes them (a replay runs before its subscription goes live, see
    * subscribe, so it cannot re-read one sent live below the watermark).
    */
-  private sendLive(eventId: number, frame: string, settledId: number | undefined): void {
+  private sendLive(eventId: number, frame: WireFrame, settledId: number | undefined): void {
     if (!this.sent.has(eventId)) {
       this.socket.send(frame);
-      this.sent.add(eventId);
+      // At or below the watermark no replay can read it again: nothing to remember.
+      if (settledId === undefined || eventId > settledId) this.sent.add(eventId);
     }
     if (settledId !== undefined) this.sent.forgetUpTo(settledId);
   }

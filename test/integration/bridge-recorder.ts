@@ -5,13 +5,15 @@ import type { Database } from '../../src/db/index.js';
 import { Migrator } from '../../migrations/migrator.js';
 import type { Logger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
-import type { ConnectionDirectory, DeliveryTarget, UserEventHooks } from '../../src/delivery.js';
+import type { ConnectionDirectory, DeliveryTarget, UserEventHooks, WireFrame } from '../../src/delivery.js';
 import { testConfig } from '../helpers/test-config.js';
 
 /** A received frame, parsed, with the raw text kept to compare serialisations. */
 export interface Received {
   id: number;
   raw: string;
+  /** The frame as the bridge handed it over (text, or its bytes encoded once for all recipients). */
+  wire: WireFrame;
   frame: { type: string; event: string; data: unknown; timestamp: number; event_id: number };
   replayed: boolean;
 }
@@ -29,7 +31,7 @@ export class RecordingTarget implements DeliveryTarget {
   kbSubscribed = false;
   closed: { code: number; reason: string } | undefined;
   private readonly sent = new Set<number>();
-  private queue: Array<{ id: number; frame: string }> | undefined;
+  private queue: Array<{ id: number; frame: WireFrame }> | undefined;
 
   constructor(
     readonly userId: number,
@@ -50,7 +52,7 @@ export class RecordingTarget implements DeliveryTarget {
     return this.access.has(folderId);
   }
 
-  deliver(eventId: number, frame: string): void {
+  deliver(eventId: number, frame: WireFrame): void {
     if (this.queue) {
       this.queue.push({ id: eventId, frame });
       return;
@@ -88,10 +90,11 @@ export class RecordingTarget implements DeliveryTarget {
     return this.received.map((r) => r.frame.event);
   }
 
-  private send(id: number, raw: string, replayed: boolean): void {
+  private send(id: number, wire: WireFrame, replayed: boolean): void {
     if (this.sent.has(id)) return;
     this.sent.add(id);
-    this.received.push({ id, raw, frame: JSON.parse(raw) as Received['frame'], replayed });
+    const raw = wire.toString();
+    this.received.push({ id, raw, wire, frame: JSON.parse(raw) as Received['frame'], replayed });
   }
 }
 

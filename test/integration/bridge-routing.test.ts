@@ -74,9 +74,10 @@ forEachBackend('event bridge: polling and routing', (backend) => {
     expect(frame.frame.data).to.deep.equal({ item_id: 5, folder_id: 10, label: 'DB', updated_by: 'bob', exclude_user_id: 2 });
     expect(frame.frame.event_id).to.equal(folderEv);
     expect(Math.abs(frame.frame.timestamp - Date.now() / 1000)).to.be.lessThan(120);
-    // One serialisation per event: every recipient got the same text.
-    const broadcastTexts = new Set([alice1, alice2, bob, carol, dave].map((t) => t.received.at(-1)!.raw));
-    expect(broadcastTexts.size).to.equal(1);
+    // One serialisation per event, encoded to bytes once: every recipient got the same buffer.
+    const broadcastFrames = new Set([alice1, alice2, bob, carol, dave].map((t) => t.received.at(-1)!.wire));
+    expect(broadcastFrames.size).to.equal(1);
+    expect(Buffer.isBuffer([...broadcastFrames][0])).to.equal(true);
 
     expect(await counterValue(h.metrics, 'eventsDelivered', { event_type: 'fields_updated' })).to.equal(5);
     expect(await counterValue(h.metrics, 'eventsDelivered', { event_type: 'task_progress' })).to.equal(2);
