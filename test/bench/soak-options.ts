@@ -24,7 +24,7 @@ const MIN_MEASURED_SEC = 20;
 const LIMITS = {
   TEAMPASS_WS_SOAK_CONNECTIONS: { min: 1, max: 19_000, fallback: 15_000, why: 'the daemon may hold at most 20,000 open files' },
   TEAMPASS_WS_SOAK_SECONDS: { min: 30, max: 86_400, fallback: 600, why: 'from half a minute to a day' },
-  TEAMPASS_WS_SOAK_EVENTS_PER_SEC: { min: 1, max: 100, fallback: 5, why: 'small events, each to a folder, a user or everyone' },
+  TEAMPASS_WS_SOAK_EVENTS_PER_SEC: { min: 1, max: 100, fallback: 5, why: 'small events, each to a folder or a user (a broadcast goes every 10 s besides)' },
   TEAMPASS_WS_SOAK_CHURN_PERCENT: { min: 0, max: 50, fallback: 1, why: `share of the connections closed and reopened every ${CHURN_EVERY_SEC} s` },
   TEAMPASS_WS_SOAK_SLOW_CONSUMERS: { min: 0, max: 500, fallback: 50, why: 'each one may hold max_buffered_bytes in the daemon' },
   TEAMPASS_WS_SOAK_MAX_RSS_SLOPE: { min: 1, max: 1_048_576, fallback: 2048, why: 'KiB per minute the daemon RSS may grow after the warm-up' },

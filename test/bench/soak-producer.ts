@@ -5,8 +5,10 @@ import type { SoakEvent } from './load-messages.js';
 
 export interface ProducerPlan {
   wakePort: number;
-  /** Small events per second, in turn to a folder, everyone, a folder, a user, a folder. */
+  /** Small events per second, in turn to a folder, a folder, a folder, a user, a folder. */
   eventsPerSec: number;
+  /** One broadcast (to every client) this often, besides the small events: TeamPass's are rare admin events. */
+  broadcastEverySec: number;
   itemFolders: number[];
   userIds: number[];
   /** Large events per second to `bulkFolder`, whose slow subscribers fall behind. */
@@ -25,6 +27,7 @@ export class SoakProducer {
   readonly events: SoakEvent[] = [];
   small = 0;
   bulk = 0;
+  broadcasts = 0;
   private readonly blob: string;
 
   constructor(
@@ -43,6 +46,11 @@ export class SoakProducer {
       while (this.small < elapsedSec * this.plan.eventsPerSec) {
         await this.insertSmall(this.small);
         this.small += 1;
+        wrote = true;
+      }
+      while (this.broadcasts < elapsedSec / this.plan.broadcastEverySec) {
+        await this.insert('broadcast', 0, 'system_maintenance', { message: 'soak', seq: this.broadcasts });
+        this.broadcasts += 1;
         wrote = true;
       }
       while (this.bulk < elapsedSec * this.plan.bulkPerSec) {
@@ -65,8 +73,6 @@ export class SoakProducer {
   private insertSmall(seq: number): Promise<number> {
     const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
     switch (seq % 5) {
-      case 1:
-        return this.insert('broadcast', 0, 'system_maintenance', { message: 'soak', seq });
       case 3: {
         const userId = pick(this.plan.userIds);
         return this.insert('user', userId, 'task_completed', { task_id: seq, task_type: 'soak', status: 'done', message: 'soak', seq });

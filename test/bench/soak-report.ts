@@ -26,7 +26,7 @@ export interface SoakOutcome {
   liveAfterQuiesce: number;
   /** Counted clients that had the end marker. */
   reachedEnd: number;
-  events: { small: number; bulk: number };
+  events: { small: number; broadcasts: number; bulk: number };
   resources: { before: DaemonResources; atStart: DaemonResources; atEnd: DaemonResources; after: DaemonResources };
 }
 
@@ -88,7 +88,7 @@ export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean }
   const slowSeen = Object.values(t.slowCloses).reduce((a, b) => a + b, 0);
   const lines = [
     '',
-    `events: ${count(x.events.small)} small + ${count(x.events.bulk)} large + the end marker; each counted client checked by event id`,
+    `events: ${count(x.events.small)} small + ${count(x.events.broadcasts)} broadcasts + ${count(x.events.bulk)} large + the end marker; each counted client checked by event id`,
     ...labelled([
       ['delivered / expected (sum over clients)', `${count(t.delivered)} / ${count(t.expected)}`],
       ['lost', count(t.lost)],

@@ -27,6 +27,8 @@ const USERS = 200;
 const ITEM_FOLDERS = 8;
 const BULK_EVENT_BYTES = 64 * 1024;
 const BULK_EVENTS_PER_SEC = 4;
+/** A broadcast reaches every client: one every 10 s (TeamPass sends them for rare admin changes). */
+const BROADCAST_EVERY_SEC = 10;
 const MAX_BUFFERED_BYTES = 512 * 1024;
 const PING_INTERVAL_SEC = 10;
 /**
@@ -157,7 +159,7 @@ async function soak(o: SoakOptions): Promise<number> {
     console.log(`teampass-ws soak — ${engine}, Node ${process.version}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}; loopback only`);
     console.log(
       `${count(o.connections)} connections (${o.workers} load workers, source addresses ${LOCAL_ADDRESSES[0]}–${LOCAL_ADDRESSES.length}) for ${o.durationSec} s: ` +
-        `${o.eventsPerSec} events/s to folders, users and everyone + ${BULK_EVENTS_PER_SEC} × ${BULK_EVENT_BYTES / 1024} KiB/s to one folder; ` +
+        `${o.eventsPerSec} events/s to folders and users, a broadcast every ${BROADCAST_EVERY_SEC} s, ${BULK_EVENTS_PER_SEC} × ${BULK_EVENT_BYTES / 1024} KiB/s to one folder; ` +
         `churn ${count(churnTotal)} every ${CHURN_EVERY_SEC} s (?since=); ${o.slowConsumers} slow consumers at a time (paused ${SLOW_PAUSE_MS / 1000} s, max_buffered_bytes ${MAX_BUFFERED_BYTES / 1024} KiB); heartbeat every ${PING_INTERVAL_SEC} s`,
     );
 
@@ -193,6 +195,7 @@ async function soak(o: SoakOptions): Promise<number> {
     const producer = new SoakProducer(db, {
       wakePort: daemon.wakePort,
       eventsPerSec: o.eventsPerSec,
+      broadcastEverySec: BROADCAST_EVERY_SEC,
       itemFolders: seeded.itemFolders,
       userIds: seeded.users.map((u) => u.id),
       bulkPerSec: BULK_EVENTS_PER_SEC,
@@ -209,7 +212,7 @@ async function soak(o: SoakOptions): Promise<number> {
         const memory = last ? `RSS ${(last.rss / 1048576).toFixed(1)} MiB, heap ${(last.heapUsed / 1048576).toFixed(1)} MiB` : '';
         const slow = Object.values(p.slowCloses).reduce((a, b) => a + b, 0);
         console.log(
-          `  ${String(Math.round((Date.now() - producingFrom) / 1000)).padStart(5)} s  ${count(p.live)} live, ${count(producer.small)} + ${count(producer.bulk)} events, ${count(p.eventFrames)} frames, ${count(p.reconnects)} reconnects (${count(p.reconnectFailures)} failed${p.reconnectFailures > 0 ? `: ${reasons(p.failureReasons)}` : ''}), ${slow} slow closes; ${memory}`,
+          `  ${String(Math.round((Date.now() - producingFrom) / 1000)).padStart(5)} s  ${count(p.live)} live, ${count(producer.small)} + ${count(producer.broadcasts)} + ${count(producer.bulk)} events, ${count(p.eventFrames)} frames, ${count(p.reconnects)} reconnects (${count(p.reconnectFailures)} failed${p.reconnectFailures > 0 ? `: ${reasons(p.failureReasons)}` : ''}), ${slow} slow closes; ${memory}`,
         );
       }, () => undefined);
     }, progressEveryMs);
@@ -239,7 +242,7 @@ async function soak(o: SoakOptions): Promise<number> {
       tally,
       liveAfterQuiesce: quiet.live,
       reachedEnd: reached,
-      events: { small: producer.small, bulk: producer.bulk },
+      events: { small: producer.small, broadcasts: producer.broadcasts, bulk: producer.bulk },
       resources: { before, atStart, atEnd, after },
     });
     for (const line of report.lines) console.log(line);
