@@ -6,9 +6,15 @@ export interface MemorySample {
   atSec: number;
   rss: number;
   heapUsed: number;
+  /** V8's committed heap (nodejs_heap_size_total_bytes): part of the RSS, sized by the collector. */
+  heapTotal: number;
+  /** Memory outside the V8 heap that JS objects hold (Buffers and the like; nodejs_external_memory_bytes). */
+  external: number;
 }
 
 export const HEAP_USED_METRIC = 'teampass_ws_nodejs_heap_size_used_bytes';
+const HEAP_TOTAL_METRIC = 'teampass_ws_nodejs_heap_size_total_bytes';
+const EXTERNAL_METRIC = 'teampass_ws_nodejs_external_memory_bytes';
 
 /** Least-squares slope of y over x (y units per x unit); 0 with fewer than two points. */
 export function leastSquaresSlope(points: Array<[number, number]>): number {
@@ -78,9 +84,13 @@ export class MemoryWatch {
       return;
     }
     try {
-      const heapUsed = (await scrapeMetrics(this.port)).get(HEAP_USED_METRIC);
-      if (heapUsed === undefined) throw new Error(`/metrics has no ${HEAP_USED_METRIC}`);
-      this.samples.push({ atSec, rss, heapUsed });
+      const m = await scrapeMetrics(this.port);
+      const read = (name: string) => {
+        const v = m.get(name);
+        if (v === undefined) throw new Error(`/metrics has no ${name}`);
+        return v;
+      };
+      this.samples.push({ atSec, rss, heapUsed: read(HEAP_USED_METRIC), heapTotal: read(HEAP_TOTAL_METRIC), external: read(EXTERNAL_METRIC) });
     } catch (err) {
       // A daemon too busy to answer /metrics is a finding of the soak, not the end of it.
       this.unanswered += 1;

@@ -109,6 +109,8 @@ export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean }
       [`/metrics unanswered (within ${SCRAPE_TIMEOUT_MS / 1000} s)`, x.unanswered.count === 0 ? 'never' : `${count(x.unanswered.count)} times, first ${x.unanswered.first}`],
       ['RSS (VmRSS)', range((s) => s.rss)],
       ['  least-squares slope', `${slope(rssSlope)} (bound ${o.maxRssSlopeKibPerMin} KiB/min)`],
+      ['  of which V8 heap committed', `${range((s) => s.heapTotal)}, slope ${slope(kibPerMin(leastSquaresSlope(measured.map((s) => [s.atSec, s.heapTotal]))))}`],
+      ['  outside the heap: Buffers', `${range((s) => s.external)}, slope ${slope(kibPerMin(leastSquaresSlope(measured.map((s) => [s.atSec, s.external]))))}`],
       ['V8 heap used', range((s) => s.heapUsed)],
       ['  least-squares slope, every sample', slope(heapSlope)],
       [`  slope of the floor (lowest per ${floorWindowSec} s)`, `${slope(heapFloorSlope)} (bound ${o.maxHeapSlopeKibPerMin} KiB/min)`],

@@ -38,7 +38,7 @@ describe('npm run soak: settings', () => {
 });
 
 describe('npm run soak: memory slope', () => {
-  const sample = (atSec: number, heapUsed: number): MemorySample => ({ atSec, rss: heapUsed, heapUsed });
+  const sample = (atSec: number, heapUsed: number): MemorySample => ({ atSec, rss: heapUsed, heapUsed, heapTotal: heapUsed, external: 0 });
 
   it('gives the least-squares slope in KiB per minute', () => {
     const points: Array<[number, number]> = [0, 60, 120, 180].map((t) => [t, 1_000_000 + (t / 60) * 10 * 1024]);
