@@ -79,11 +79,13 @@ export function createLogger(options: LoggerOptions): Logger {
     silent: transports.length === 0,
   });
   let closing: Promise<void> | undefined;
+  // A line logged once close() began (a late timer, a summary at the end of its minute) is
+  // dropped: written to the ended stream it would throw "write after end" and end the process.
   return {
-    error: (m, meta) => logger.error(m, meta),
-    warn: (m, meta) => logger.warn(m, meta),
-    info: (m, meta) => logger.info(m, meta),
-    debug: (m, meta) => logger.debug(m, meta),
+    error: (m, meta) => void (closing ?? logger.error(m, meta)),
+    warn: (m, meta) => void (closing ?? logger.warn(m, meta)),
+    info: (m, meta) => void (closing ?? logger.info(m, meta)),
+    debug: (m, meta) => void (closing ?? logger.debug(m, meta)),
     reopen: () => file?.reopen('signal'),
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
