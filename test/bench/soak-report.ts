@@ -62,6 +62,14 @@ export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean }
   const heapSlope = kibPerMin(leastSquaresSlope(measured.map((s) => [s.atSec, s.heapUsed])));
   const heapFloor = floors(measured, floorWindowSec, (s) => s.heapUsed);
   const heapFloorSlope = kibPerMin(leastSquaresSlope(heapFloor));
+  const rssFloorSlope = kibPerMin(leastSquaresSlope(floors(measured, floorWindowSec, (s) => s.rss)));
+  const outsideHeap = (s: MemorySample) => s.rss - s.heapTotal;
+  const outsideHeapSlope = kibPerMin(leastSquaresSlope(measured.map((s) => [s.atSec, outsideHeap(s)])));
+  const thirds = [0, 1, 2].map((i) => {
+    const from = (measured[0]?.atSec ?? 0) + (measuredSec * i) / 3;
+    const part = measured.filter((s) => s.atSec >= from && s.atSec <= from + measuredSec / 3);
+    return slope(kibPerMin(leastSquaresSlope(part.map((s) => [s.atSec, s.rss]))));
+  });
   const range = (pick: (s: MemorySample) => number) => {
     const v = measured.map(pick);
     return `${mib(v[0] ?? 0)} → ${mib(v[v.length - 1] ?? 0)} (min ${mib(Math.min(...v))}, max ${mib(Math.max(...v))})`;
@@ -109,6 +117,9 @@ export function soakReport(x: SoakOutcome): { lines: string[]; passed: boolean }
       [`/metrics unanswered (within ${SCRAPE_TIMEOUT_MS / 1000} s)`, x.unanswered.count === 0 ? 'never' : `${count(x.unanswered.count)} times, first ${x.unanswered.first}`],
       ['RSS (VmRSS)', range((s) => s.rss)],
       ['  least-squares slope', `${slope(rssSlope)} (bound ${o.maxRssSlopeKibPerMin} KiB/min)`],
+      ['  slope in each third of the span', thirds.join(', ')],
+      [`  slope of the floor (lowest per ${floorWindowSec} s)`, slope(rssFloorSlope)],
+      ['  outside the V8 heap (RSS − committed)', `${range(outsideHeap)}, slope ${slope(outsideHeapSlope)}`],
       ['  of which V8 heap committed', `${range((s) => s.heapTotal)}, slope ${slope(kibPerMin(leastSquaresSlope(measured.map((s) => [s.atSec, s.heapTotal]))))}`],
       ['  outside the heap: Buffers', `${range((s) => s.external)}, slope ${slope(kibPerMin(leastSquaresSlope(measured.map((s) => [s.atSec, s.external]))))}`],
       ['V8 heap used', range((s) => s.heapUsed)],

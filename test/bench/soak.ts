@@ -209,7 +209,7 @@ async function soak(o: SoakOptions): Promise<number> {
       void workers!.each<SoakProgress>(() => ({ type: 'soak-progress' })).then((parts) => {
         const p = sumProgress(parts);
         const last = watch.samples[watch.samples.length - 1];
-        const memory = last ? `RSS ${(last.rss / 1048576).toFixed(1)} MiB, heap ${(last.heapUsed / 1048576).toFixed(1)} MiB` : '';
+        const memory = last ? `RSS ${(last.rss / 1048576).toFixed(1)} MiB (V8 heap committed ${(last.heapTotal / 1048576).toFixed(1)}), heap used ${(last.heapUsed / 1048576).toFixed(1)} MiB` : '';
         const slow = Object.values(p.slowCloses).reduce((a, b) => a + b, 0);
         console.log(
           `  ${String(Math.round((Date.now() - producingFrom) / 1000)).padStart(5)} s  ${count(p.live)} live, ${count(producer.small)} + ${count(producer.broadcasts)} + ${count(producer.bulk)} events, ${count(p.eventFrames)} frames, ${count(p.reconnects)} reconnects (${count(p.reconnectFailures)} failed${p.reconnectFailures > 0 ? `: ${reasons(p.failureReasons)}` : ''}), ${slow} slow closes; ${memory}`,
