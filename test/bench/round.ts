@@ -28,7 +28,8 @@ export interface RoundResult {
   heapPerConnection: number;
   latency?: { p50: number; p99: number; deliveries: number; expected: number; perSecond: number };
   broadcastMs?: number;
-  storm?: { ms: number; retries: RetryReasons; sqlStatements?: number };
+  /** `refused`: what the server counted itself (teampass-ws only), beside what the clients saw. */
+  storm?: { ms: number; retries: RetryReasons; refused?: RetryReasons; sqlStatements?: number };
 }
 
 export interface RoundParts {
@@ -126,12 +127,15 @@ export async function runRound(target: Target, workers: LoadWorkers, n: number, 
   if (parts.storm) {
     await sleep(SETTLE_MS);
     const sqlBefore = await parts.sqlStatements?.();
+    const refusedBefore = await target.refusals?.();
     const storm = await workers.storm(RETRY_DELAY_MS, 180_000);
     // Writes the server defers past the last `subscribed` still belong to the storm.
     await sleep(SETTLE_MS);
     const sqlAfter = await parts.sqlStatements?.();
+    const refusedAfter = await target.refusals?.();
     if (storm.back !== n) throw new Error(`${target.label}: ${storm.back} of ${n} back after the storm`);
-    result.storm = { ms: storm.ms, retries: storm.retries, ...(sqlBefore !== undefined && sqlAfter !== undefined ? { sqlStatements: sqlAfter - sqlBefore } : {}) };
+    const refused = refusedAfter && Object.fromEntries(Object.entries(refusedAfter).map(([why, v]) => [why, v - (refusedBefore?.[why] ?? 0)]).filter(([, v]) => (v as number) > 0));
+    result.storm = { ms: storm.ms, retries: storm.retries, ...(refused ? { refused } : {}), ...(sqlBefore !== undefined && sqlAfter !== undefined ? { sqlStatements: sqlAfter - sqlBefore } : {}) };
   }
   await workers.closeAll();
   return result;

@@ -38,7 +38,7 @@ function roundLine(label: string, r: RoundResult): string {
   if (retryCount(r.connectRetries) > 0) parts.push(`connect retries: ${reasons(r.connectRetries)}`);
   if (r.latency) parts.push(`p50 ${duration(r.latency.p50)} p99 ${duration(r.latency.p99)} (${count(r.latency.deliveries)} of ${count(r.latency.expected)} deliveries, ${count(r.latency.perSecond)}/s)`);
   if (r.broadcastMs !== undefined) parts.push(`broadcast ${duration(r.broadcastMs)}`);
-  if (r.storm) parts.push(`storm ${duration(r.storm.ms)}, ${reasons(r.storm.retries)}${r.storm.sqlStatements !== undefined ? `, ${count(r.storm.sqlStatements)} SQL statements` : ''}`);
+  if (r.storm) parts.push(`storm ${duration(r.storm.ms)}, ${reasons(r.storm.retries)}${r.storm.refused && Object.keys(r.storm.refused).length > 0 ? ` (${reasons(r.storm.refused)})` : ''}${r.storm.sqlStatements !== undefined ? `, ${count(r.storm.sqlStatements)} SQL statements` : ''}`);
   return `  ${label.padEnd(12)} ${parts.join(' · ')}`;
 }
 
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       if (d.storm?.sqlStatements !== undefined) sqlPerConnection.push(d.storm.sqlStatements / n);
     }
     console.log('');
-    console.log(`reconnect storm, why clients retried (all rounds): raw ws: ${reasons(mergeRetries(raw.map((r) => r.storm?.retries ?? {})))}; teampass-ws: ${reasons(mergeRetries(ours.map((r) => r.storm?.retries ?? {})))}`);
+    console.log(`reconnect storm, why clients retried (all rounds): raw ws: ${reasons(mergeRetries(raw.map((r) => r.storm?.retries ?? {})))}; teampass-ws: ${reasons(mergeRetries(ours.map((r) => r.storm?.retries ?? {})))}; the daemon's own count: ${reasons(mergeRetries(ours.map((r) => r.storm?.refused ?? {})))}`);
     console.log(`SQL statements per new connection in the storm = (Com_select + Com_insert + Com_update + Com_delete after − before) / N, the poller's polls included`);
     console.log('');
 

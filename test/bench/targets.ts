@@ -29,8 +29,12 @@ export interface Target {
   memory(): Promise<{ rss: number; heap: number }>;
   folderEvent(folderId: number, tag: string): Promise<void>;
   broadcast(mark: string): Promise<void>;
+  /** Connections the server itself refused or dropped so far, by its reason (the daemon's /metrics; absent for raw ws). */
+  refusals?(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
+
+const REFUSED_METRIC = 'teampass_ws_connections_refused_total{reason="';
 
 const itemUpdated = (folderId: number, tag: string) => ({ item_id: 1, folder_id: folderId, label: 'bench', updated_by: 1, tag, sent: wallClockMs() });
 
@@ -118,6 +122,13 @@ export async function daemonTarget(db: Database, dbUrl: string, fleet: Fleet, ex
     async broadcast(mark) {
       await insert({ event_type: 'system_maintenance', target_type: 'broadcast', target_id: null, payload: JSON.stringify({ mark }) });
       await sendWake(d.wakePort);
+    },
+    async refusals() {
+      const out: Record<string, number> = {};
+      for (const [name, value] of await scrapeMetrics(d.port)) {
+        if (name.startsWith(REFUSED_METRIC) && value > 0) out[`refused by the daemon: ${name.slice(REFUSED_METRIC.length, -2)}`] = value;
+      }
+      return out;
     },
     async stop() {
       await d.cli.stop();
