@@ -29,8 +29,12 @@ export interface DeliveryTarget {
   deliver(eventId: number, frame: WireFrame, settledId?: number): void;
   /** Starts a replay: live deliveries are queued from here on. */
   beginReplay(): void;
-  /** Sends a replayed frame immediately (ids ascending). */
-  deliverReplayed(eventId: number, frame: string): void;
+  /**
+   * Sends a replayed frame (ids ascending). When the client is behind by half its ceiling it
+   * returns a promise, settled once this frame has left for the client (or it closed): the replay
+   * waits for it before sending more, so a history of any size reaches a client that reads.
+   */
+  deliverReplayed(eventId: number, frame: string): Promise<void> | void;
   /** Ends the replay: the queued live frames it did not send are sent, in the order they came. */
   endReplay(): void;
   /** False once the client is gone or closing: a replay to it stops. */

@@ -80,8 +80,10 @@ export class Recovery {
           const event = parseEventRow(row, this.deps.maxEventBytes);
           if (isBadEvent(event) || event.eventType === 'session_expired') continue;
           if (!mayReceive(target, event) || !inScope(event, scope)) continue;
-          target.deliverReplayed(event.id, event.frame);
+          const paced = target.deliverReplayed(event.id, event.frame);
           replayed += 1;
+          if (paced) await paced;
+          if (!target.isOpen) break;
         }
         if (rows.length < this.deps.batchSize) break;
       }

@@ -86,6 +86,18 @@ export class ClientSocket {
     this.ws.send(frame, TEXT);
   }
 
+  /**
+   * For a stream the sender can pause (a replay): sends, and when the client is behind by half
+   * the ceiling returns a promise settled once this frame has left for the client (or the socket
+   * closed), so the sender waits instead of the client being closed as a slow consumer. Frames
+   * held for `release` are not paced (they cannot leave before it).
+   */
+  sendPaced(frame: WireFrame): Promise<void> | void {
+    if (this.held || !this.isOpen || this.ws.bufferedAmount + frame.length <= this.options.maxBufferedBytes / 2) return this.send(frame);
+    if (this.ws.bufferedAmount > this.options.maxBufferedBytes) return this.slow();
+    return new Promise((resolve) => this.ws.send(frame, TEXT, () => resolve()));
+  }
+
   sendJson(value: unknown): void {
     this.send(JSON.stringify(value));
   }

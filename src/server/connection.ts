@@ -100,10 +100,10 @@ export class Connection implements DeliveryTarget {
     this.replays += 1;
   }
 
-  deliverReplayed(eventId: number, frame: string): void {
+  deliverReplayed(eventId: number, frame: string): Promise<void> | void {
     if (this.sent.has(eventId)) return;
-    this.socket.send(frame);
     this.sent.add(eventId);
+    return this.socket.sendPaced(frame);
   }
 
   endReplay(): void {

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import type { Database } from '../../src/db/index.js';
 import { forEachBackend } from '../helpers/backends.js';
 import { addFolder, grantFolder, issueToken, seedUser, type SeededUser } from '../helpers/teampass-fixture.js';
-import type { TestWsClient } from '../helpers/ws-client.js';
+import type { Connection } from '../../src/server/connection.js';
+import { PRECISE_CLOSE_CODES, type TestWsClient } from '../helpers/ws-client.js';
 import { connected, useServerSuite, waitFor, type TestServer } from './server-harness.js';
 
 forEachBackend('serve: recovery of a connection opened with ?since=', (backend) => {
@@ -73,6 +74,36 @@ forEachBackend('serve: recovery of a connection opened with ?since=', (backend) 
       const reply = await client.request({ action: 'subscribe', channel: 'folder', data: { folder_id: folder, since_event_id: missed[1] } });
       expect(reply).to.deep.include({ recovered: true });
       expect(eventIds(client)).to.deep.equal([missed[2]]);
+    });
+  });
+
+  describe('a missed history larger than max_buffered_bytes', () => {
+    it('reaches a client that reads slowly, paced by what it reads, instead of closing it as a slow consumer', async () => {
+      srv = await suite.start({ bridge: true, config: { max_buffered_bytes: 256 * 1024 } });
+      const since = srv.bridge!.lastEventId();
+      // 160 events of 40 KiB: 6.4 MiB, many times the ceiling and more than the kernel buffers hold.
+      const pad = 'p'.repeat(40 * 1024);
+      const rows = Array.from({ length: 160 }, (_, i) => ({ event_type: 'item_updated', target_type: 'folder', target_id: folder, payload: JSON.stringify({ item_id: i, folder_id: folder, pad }) }));
+      await db.knex.batchInsert(db.t.events, rows, 20);
+      const [{ last }] = (await db.knex(db.t.events).max('id as last')) as Array<{ last: number }>;
+      await waitFor(() => srv.bridge!.lastEventId() >= Number(last), 'the bridge polls the events');
+
+      const client = await srv.client(`?token=${await issueToken(db, user.id)}`, PRECISE_CLOSE_CODES);
+      await connected(client);
+      const [target] = [...srv.server.directory.byUser(user.id)] as Connection[];
+      client.send({ action: 'subscribe', channel: 'folder', data: { folder_id: folder, since_event_id: since }, request_id: 'req_big' });
+      client.pauseReading();
+      // The replay fills the kernel's buffers, then the daemon's own: the client is now behind.
+      await waitFor(() => target!.socket.bufferedAmount > 0 || !target!.isOpen, 'the daemon to be behind the paused client');
+      client.resumeReading();
+      const reply = await Promise.race([client.next((f) => f.request_id === 'req_big' || f.type === 'error', 20_000), client.waitClose(20_000).then((c) => ({ closed: c.code }))]);
+      expect(reply).to.deep.include({ action: 'subscribed', recovered: true });
+      const ids = eventIds(client);
+      expect(ids).to.have.length(160);
+      expect(ids).to.deep.equal([...ids].sort((a, b) => a - b));
+      expect(client.isClosed).to.equal(false);
+      const slowCloses = (await srv.metrics.slowConsumerCloses.get()).values.reduce((sum, v) => sum + v.value, 0);
+      expect(slowCloses).to.equal(0);
     });
   });
 
