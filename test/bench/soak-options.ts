@@ -27,7 +27,7 @@ const LIMITS = {
   TEAMPASS_WS_SOAK_EVENTS_PER_SEC: { min: 1, max: 100, fallback: 5, why: 'small events, each to a folder or a user (a broadcast goes every 10 s besides)' },
   TEAMPASS_WS_SOAK_CHURN_PERCENT: { min: 0, max: 50, fallback: 1, why: `share of the connections closed and reopened every ${CHURN_EVERY_SEC} s` },
   TEAMPASS_WS_SOAK_SLOW_CONSUMERS: { min: 0, max: 500, fallback: 50, why: 'each one may hold max_buffered_bytes in the daemon' },
-  TEAMPASS_WS_SOAK_MAX_RSS_SLOPE: { min: 1, max: 1_048_576, fallback: 2048, why: 'KiB per minute the daemon RSS may grow after the warm-up' },
+  TEAMPASS_WS_SOAK_MAX_RSS_SLOPE: { min: 1, max: 1_048_576, fallback: 2048, why: 'KiB per minute the daemon RSS outside the V8 heap (native memory, Buffers) may grow after the warm-up' },
   TEAMPASS_WS_SOAK_MAX_HEAP_SLOPE: { min: 1, max: 1_048_576, fallback: 1024, why: 'KiB per minute the V8 heap floor may grow after the warm-up' },
 } as const;
 

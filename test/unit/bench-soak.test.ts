@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { BenchInputError } from '../bench/env-options.js';
 import { floors, kibPerMin, leastSquaresSlope, type MemorySample } from '../bench/soak-memory.js';
 import { soakOptionsFromEnv } from '../bench/soak-options.js';
+import { soakReport, type DaemonResources } from '../bench/soak-report.js';
+import type { SoakTally } from '../bench/load-messages.js';
 
 describe('npm run soak: settings', () => {
   it('runs 15,000 connections for 10 minutes with a 2 minute warm-up when nothing is set', () => {
@@ -53,5 +55,42 @@ describe('npm run soak: memory slope', () => {
     expect(kibPerMin(leastSquaresSlope(floors(flat, 30, (s) => s.heapUsed)))).to.equal(0);
     const leaking = saw(1024);
     expect(kibPerMin(leastSquaresSlope(floors(leaking, 30, (s) => s.heapUsed)))).to.be.closeTo(60, 0.5);
+  });
+});
+
+describe('npm run soak: the memory verdict', () => {
+  const o = soakOptionsFromEnv({ TEAMPASS_WS_SOAK_SECONDS: '600' });
+  const resources: DaemonResources = { fds: 26, timers: 3, handles: 10, connections: 0, rss: 90e6, slowConsumerCloses: 0 };
+  const tally: SoakTally = {
+    live: 10, eventFrames: 100, reconnects: 0, reconnectFailures: 0, failureReasons: {}, slowCloses: {}, serverCloses: {},
+    clients: 10, expected: 100, delivered: 100, lost: 0, duplicates: 0, unexpected: 0, outOfOrder: 0, notRecovered: 0, examples: [],
+  };
+  /** Ten minutes every 2 s: the committed heap saws between 200 and 270 MB, rising over the run as a collector may. */
+  const run = (outsideGrowthPerSec: number) =>
+    soakReport({
+      o,
+      samples: Array.from({ length: 300 }, (_, i): MemorySample => {
+        const atSec = i * 2;
+        const heapTotal = 200e6 + (atSec % 120) * 0.5e6 + atSec * 0.05e6;
+        return { atSec, heapTotal, rss: heapTotal + 100e6 + outsideGrowthPerSec * atSec, heapUsed: 120e6 + (atSec % 60) * 1e6, external: 5e6 };
+      }),
+      unanswered: { count: 0, first: undefined },
+      tally,
+      liveAfterQuiesce: 10,
+      reachedEnd: 10,
+      events: { small: 90, broadcasts: 5, bulk: 5 },
+      resources: { before: resources, atStart: resources, atEnd: resources, after: resources },
+    });
+
+  it('passes a collector sawtooth whose committed heap grows, printing the RSS slope without judging it', () => {
+    const { passed, lines } = run(0);
+    expect(passed, lines.join('\n')).to.equal(true);
+    expect(lines.join('\n')).to.match(/least-squares slope \(not judged\)\s+\+\d/);
+  });
+
+  it('fails when the memory outside the V8 heap grows', () => {
+    const { passed, lines } = run(50 * 1024);
+    expect(passed).to.equal(false);
+    expect(lines[lines.length - 1]).to.match(/RSS outside the V8 heap grew \+3000\.0 KiB\/min/);
   });
 });
