@@ -24,8 +24,8 @@ export interface Metrics {
 
 /**
  * How often the event-loop delay histogram takes a sample (ms). prom-client's 10 ms wakes an idle
- * daemon 100 times a second (about half its idle CPU); at 50 ms every stall of 50 ms or more is
- * still seen whole, and shorter ones in proportion.
+ * daemon 100 times a second (about a third of its idle CPU); at 50 ms every stall of 50 ms or
+ * more is still seen whole, and shorter ones in proportion.
  */
 const EVENT_LOOP_SAMPLE_MS = 50;
 
