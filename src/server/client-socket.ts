@@ -93,8 +93,10 @@ export class ClientSocket {
    * held for `release` are not paced (they cannot leave before it).
    */
   sendPaced(frame: WireFrame): Promise<void> | void {
-    if (this.held || !this.isOpen || this.ws.bufferedAmount + frame.length <= this.options.maxBufferedBytes / 2) return this.send(frame);
-    if (this.ws.bufferedAmount > this.options.maxBufferedBytes) return this.slow();
+    const { bufferedAmount } = this.ws;
+    const max = this.options.maxBufferedBytes;
+    // send() applies the ceiling; only a frame that may go now and leaves the client behind is awaited.
+    if (this.held || !this.isOpen || bufferedAmount > max || bufferedAmount + frame.length <= max / 2) return this.send(frame);
     return new Promise((resolve) => this.ws.send(frame, TEXT, () => resolve()));
   }
 
