@@ -1,5 +1,5 @@
 // Runs before `npm test`: the suite drives real programs from Debian's packages (a private
-// MariaDB, headless Chromium, nginx/apache2/php/systemd-analyze for the templates and the unit).
+// MariaDB, headless Chromium, nginx/apache2/php/systemd-analyze for the templates and the unit, ss for the listen backlog).
 // As root with apt-get, what is missing is installed here; otherwise the run stops at once with
 // the one command that installs it, instead of failing tests one by one later.
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ const NEEDED = [
   { pkg: 'apache2', programs: ['/usr/sbin/apache2'] },
   { pkg: 'php-cli', programs: ['php'] },
   { pkg: 'openssl', programs: ['openssl'] },
+  { pkg: 'iproute2', programs: ['ss'] },
 ];
 
 function onPath(name) {
