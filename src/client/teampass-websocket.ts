@@ -45,6 +45,11 @@ interface Pending {
   resolve(message: ServerMessage): void;
   reject(err: Error): void;
   timer: ReturnType<typeof setTimeout>;
+  /**
+   * Told at once, before the frames read after the reply are handled (a promise's callbacks run
+   * only after them): the reply, or null for an error or a timeout.
+   */
+  answered?: (reply: ServerMessage | null) => void;
 }
 
 interface Deferred<T> {
@@ -208,6 +213,10 @@ export class TeamPassWebSocket {
 
   /** Sends a request and resolves with the reply that carries its request_id. */
   send(payload: Record<string, unknown>): Promise<ServerMessage> {
+    return this.request(payload);
+  }
+
+  private request(payload: Record<string, unknown>, answered?: Pending['answered']): Promise<ServerMessage> {
     const socket = this.ws;
     if (!socket || socket.readyState !== OPEN || !this.pacer) return Promise.reject(new Error('Not connected'));
     const requestId = this.newRequestId();
@@ -215,9 +224,11 @@ export class TeamPassWebSocket {
     const pacer = this.pacer;
     const request = new Promise<ServerMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.pendingRequests.delete(requestId)) reject(new Error('Request timeout'));
+        if (!this.pendingRequests.delete(requestId)) return;
+        answered?.(null);
+        reject(new Error('Request timeout'));
       }, this.requestTimeout);
-      this.pendingRequests.set(requestId, { resolve, reject, timer });
+      this.pendingRequests.set(requestId, { resolve, reject, timer, answered });
       this.log('debug', 'Sending', message);
       pacer.send(JSON.stringify(message));
     });
@@ -349,6 +360,7 @@ export class TeamPassWebSocket {
       const pending = this.pendingRequests.get(requestId)!;
       this.pendingRequests.delete(requestId);
       clearTimeout(pending.timer);
+      pending.answered?.(message.type === 'error' ? null : message);
       if (message.type === 'error') pending.reject(new TeamPassServerError(message));
       else pending.resolve(message);
       return;
@@ -448,24 +460,27 @@ export class TeamPassWebSocket {
     this.socketSubscribes = new Map();
     this.syncing = true;
     this.syncBuffer = [];
+    // The sync ends as the last reply is read, not a promise tick later: a live frame read in the
+    // same chunk right after it is live, and its watermark counts.
+    const keys = [...this.subscriptions];
+    let outstanding = keys.length;
     let settled: number | null = null;
     let answered = true;
-    const resubscribes = [...this.subscriptions].map((key) =>
-      this.subscribeOnSocket(key, since).then((reply) => {
+    const onAnswer = (reply: ServerMessage | null): void => {
+      if (reply) {
         this.noteRecovered(reply, since, serverLast);
         // Replies come in order, each after its replay: the highest watermark is the last reply's.
         const replySettled = eventId(reply.settled_event_id, true);
         if (replySettled !== null && (settled === null || replySettled > settled)) settled = replySettled;
-      }, () => {
-        // Unanswered (a timeout): its replay may still be running, so no watermark covers it.
+      } else {
+        // Refused or unanswered (a timeout): its replay may still be running, so no watermark covers it.
         answered = false;
-      }),
-    );
-    if (resubscribes.length === 0) this.endSync();
-    else
-      void Promise.all(resubscribes).then(() => {
-        if (this.ws === socket) this.endSync(answered ? settled : null);
-      });
+      }
+      outstanding -= 1;
+      if (outstanding === 0 && this.ws === socket) this.endSync(answered ? settled : null);
+    };
+    for (const key of keys) this.subscribeOnSocket(key, since, onAnswer).catch(noop);
+    if (keys.length === 0) this.endSync();
     this.log('debug', 'Connected');
     this.emit('connected', message);
     try {
@@ -600,13 +615,13 @@ export class TeamPassWebSocket {
    * One subscribe request per key per socket; callers asking again meanwhile share it.
    * `since` asks the server to replay what this subscription missed after that event id.
    */
-  private subscribeOnSocket(key: string, since: number | null = null): Promise<ServerMessage> {
+  private subscribeOnSocket(key: string, since: number | null = null, answered?: Pending['answered']): Promise<ServerMessage> {
     const existing = this.socketSubscribes.get(key);
     if (existing) return existing;
     const [channel, id] = splitKey(key);
     const data: Record<string, unknown> = channel === 'folder' ? { folder_id: id } : {};
     if (since !== null) data.since_event_id = since;
-    const request = this.send({ action: 'subscribe', channel, data });
+    const request = this.request({ action: 'subscribe', channel, data }, answered);
     const map = this.socketSubscribes;
     map.set(key, request);
     request.then(

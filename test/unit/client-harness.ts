@@ -82,6 +82,7 @@ export class ClientHarness {
   readonly forbiddenFolders = new Set<number>();
   private wss: WebSocketServer | null = null;
   private reconnectCounter = 0;
+  private readonly frameHooks: Array<(conn: ServerConnection, frame: ClientFrame) => void> = [];
   port = 0;
 
   constructor(private readonly options: HarnessOptions = {}) {
@@ -143,6 +144,11 @@ export class ClientHarness {
     conn.send({ type: 'event', event: e.event, data: e.data, timestamp: 1_700_000_000 + e.id, event_id: e.id, ...(settledId === undefined ? {} : { settled_event_id: settledId }) });
   }
 
+  /** Runs after the scripted answer to each frame a logged-in client sends, in the same tick. */
+  onFrame(hook: (conn: ServerConnection, frame: ClientFrame) => void): void {
+    this.frameHooks.push(hook);
+  }
+
   connection(index: number, timeoutMs = 5000): Promise<ServerConnection> {
     return waitFor(() => this.connections[index], `connection #${index + 1}`, timeoutMs, 10);
   }
@@ -192,6 +198,7 @@ export class ClientHarness {
       } else if (f.action === 'get_status') {
         conn.send({ type: 'status', connected: true, user_id: 7, request_id: f.request_id });
       }
+      for (const hook of this.frameHooks) hook(conn, f);
     });
   }
 }

@@ -47,6 +47,28 @@ describe('browser client: reconnecting (real sockets)', () => {
     expect(c.getLastEventId()).to.equal(6);
   });
 
+  it('takes a live event that arrives in the same read as the last resubscribe reply as live: its watermark moves the resume point', async () => {
+    const c = fx.client();
+    const received: number[] = [];
+    c.on('*', (_name: string, _data: unknown, meta?: { event_id: number | null }) => {
+      if (meta?.event_id != null) received.push(meta.event_id);
+    });
+    fx.server.publish('item_created', { folder_id: 3 });
+    fx.server.onFrame((_conn, f) => {
+      // Sent right after the reply, in the same tick: the client reads both from one chunk.
+      if (f.action === 'subscribe' && typeof f.data?.since_event_id === 'number') fx.server.publish('item_updated', { folder_id: 3 });
+    });
+    const connecting = c.connect();
+    // Made at the login, with since: the login's sync ends with this subscribe's reply.
+    const subscribed = c.subscribeToFolder(3);
+    await connecting;
+    await subscribed;
+    await waitFor(() => received.includes(2), 'the live event', 5000, 10);
+    expect(received).to.deep.equal([2]);
+    // Every id up to 2 was sent (the live frame says so): a reconnect resumes after it.
+    expect(c.getLastEventId()).to.equal(2);
+  });
+
   it('subscribes on a first login from the server’s newest event, and later subscriptions without replay', async () => {
     fx.server.publish('item_created', { folder_id: 3 });
     fx.server.publish('item_created', { folder_id: 3 });
