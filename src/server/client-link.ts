@@ -4,10 +4,10 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { CloseCode, errorFrame, unknownActionMessage, validate, type Classified, type ClientMessage, type ErrorCode, type RequestId } from '../protocol/index.js';
-import { ClientSocket, type ClientInfo } from './client-socket.js';
+import { ClientSocket, type ClientInfo, type ClientSocketEvents, type ClientSocketOptions, type DaemonWebSocket } from './client-socket.js';
 import type { Connection } from './connection.js';
 import type { Handshake } from './handshake.js';
-import { InboundQueue, type InboundItem } from './inbound.js';
+import { InboundQueue, type InboundItem, type InboundOptions, type InboundOwner } from './inbound.js';
 import { endConnection, sendError } from './notify.js';
 import type { OriginPolicy } from './origin.js';
 import type { SessionTeardown } from './session-teardown.js';
@@ -36,13 +36,26 @@ export interface LinkDeps {
 
 type State = 'awaiting_credential' | 'authenticating' | 'open' | 'closed';
 
+/** The per-client limits, made once for every client of a configuration. */
+export interface LinkLimits {
+  socket: ClientSocketOptions;
+  inbound: InboundOptions;
+}
+
+export function linkLimits(config: LinkDeps['config']): LinkLimits {
+  return {
+    socket: { maxBufferedBytes: config.max_buffered_bytes, closeGraceMs: CLOSE_GRACE_MS },
+    inbound: { maxMessageSize: config.max_message_size, highWater: INBOUND_HIGH_WATER, preAuthMaxBytes: config.max_message_size },
+  };
+}
+
 /**
  * One client from upgrade to close: the checks that need no database (failed-auth limit,
  * origin), authentication (URL token, Bearer header or a first `authenticate` message within
  * auth_timeout_sec), the connection cap, the `connected` frame, then its messages in order.
  * The upgrade is always accepted first and refusals are in-band, as the PHP daemon does.
  */
-export class ClientLink {
+export class ClientLink implements ClientSocketEvents, InboundOwner {
   readonly socket: ClientSocket;
   private state: State = 'awaiting_credential';
   private connection: Connection | undefined;
@@ -56,32 +69,35 @@ export class ClientLink {
   /** The upgrade's `since`, kept for a first-message authentication. */
   private pendingRequest: UpgradeRequest | undefined;
 
+  /** The socket and the queue call back this link's methods: no closure is made per client. */
   constructor(
-    ws: WebSocket,
+    ws: DaemonWebSocket,
     info: ClientInfo,
     readonly id: string,
     private readonly deps: LinkDeps,
+    limits: LinkLimits,
     private readonly onClosed: (link: ClientLink) => void,
   ) {
-    const { config, metrics, logger } = deps;
-    this.socket = new ClientSocket(ws, info, { maxBufferedBytes: config.max_buffered_bytes, closeGraceMs: CLOSE_GRACE_MS }, () => {
-      metrics.slowConsumerCloses.inc();
-      logger.warn('Slow consumer closed (4503)', { connection: id, user_id: this.connection?.userId, ip: info.ip, buffered_bytes: this.socket.bufferedAmount });
-    });
-    this.inbound = new InboundQueue(
-      this.socket,
-      { maxMessageSize: config.max_message_size, highWater: INBOUND_HIGH_WATER, preAuthMaxBytes: config.max_message_size },
-      new MessageRateLimiter(config.rate_limit_messages, config.rate_limit_window_ms),
-      metrics,
-      (message) => this.intercept(message),
-      (item) => this.process(item),
-      (err) => logger.error('Message handling failed', { connection: id, error: (err as Error).message }),
-    );
-    this.socket.listen({
-      message: (data) => this.inbound.receive(data),
-      error: (err) => logger.debug('Socket error', { connection: id, error: err.message }),
-      closed: (code, reason) => this.closed(code, reason),
-    });
+    const { config, metrics } = deps;
+    this.socket = new ClientSocket(ws, info, limits.socket, this);
+    this.inbound = new InboundQueue(this.socket, limits.inbound, new MessageRateLimiter(config.rate_limit_messages, config.rate_limit_window_ms), metrics, this);
+  }
+
+  message(data: WebSocket.RawData): void {
+    this.inbound.receive(data);
+  }
+
+  socketError(err: Error): void {
+    this.deps.logger.debug('Socket error', { connection: this.id, error: err.message });
+  }
+
+  slowConsumer(): void {
+    this.deps.metrics.slowConsumerCloses.inc();
+    this.deps.logger.warn('Slow consumer closed (4503)', { connection: this.id, user_id: this.connection?.userId, ip: this.socket.info.ip, buffered_bytes: this.socket.bufferedAmount });
+  }
+
+  handlingFailed(err: unknown): void {
+    this.deps.logger.error('Message handling failed', { connection: this.id, error: (err as Error).message });
   }
 
   /**
@@ -128,7 +144,7 @@ export class ClientLink {
   }
 
   /** Consumes the first-message `authenticate` while no credential arrived yet. */
-  private intercept(message: Classified): boolean {
+  intercept(message: Classified): boolean {
     if (this.state !== 'awaiting_credential' || message.action !== 'authenticate') return false;
     const validated = validate(message);
     if (!validated.ok || validated.message.action !== 'authenticate') {
@@ -183,7 +199,7 @@ export class ClientLink {
     this.expiryTimer = setTimeout(() => endConnection(this.deps, connection, 'token_expired'), Math.max(0, delay));
   }
 
-  private async process(item: InboundItem): Promise<void> {
+  async process(item: InboundItem): Promise<void> {
     const connection = this.connection;
     if (!connection || this.state !== 'open') return;
     await this.answer(connection, item);
@@ -249,7 +265,7 @@ export class ClientLink {
     end?.();
   }
 
-  private closed(code: number, reason: string): void {
+  closed(code: number, reason: string): void {
     this.state = 'closed';
     this.credentialWaitOver();
     clearTimeout(this.authTimer);

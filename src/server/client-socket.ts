@@ -18,6 +18,58 @@ export interface ClientInfo {
   viaTrustedProxy: boolean;
 }
 
+/** What a client's socket tells its owner. Methods, not closures: nothing is allocated per client for them. */
+export interface ClientSocketEvents {
+  message(data: WebSocket.RawData): void;
+  socketError(err: Error): void;
+  /** The close code and reason the peer (or we) ended with; told once. */
+  closed(code: number, reason: string): void;
+  /** Closed with 4503 for falling max_buffered_bytes behind. */
+  slowConsumer(): void;
+}
+
+/**
+ * The daemon's WebSocket class (the server's `WebSocket` option): it points to the ClientSocket
+ * serving it, so one set of listener functions serves every client instead of closures per client.
+ */
+export class DaemonWebSocket extends WebSocket {
+  client: ClientSocket | undefined = undefined;
+
+  /** The ws library closes by itself with 1009 on a frame over max_frame_bytes: that close follows the same choice of code as ours. */
+  override close(code?: number, reason?: string | Buffer): void {
+    super.close(code === CloseCode.MessageTooBig ? wireCloseCode(code, this.protocol) : code, reason);
+  }
+}
+
+/** The ClientSocket a listener's `this` serves (the listeners below are only added to DaemonWebSockets). */
+function clientOf(ws: WebSocket): ClientSocket | undefined {
+  return ws instanceof DaemonWebSocket ? ws.client : undefined;
+}
+
+function onMessage(this: WebSocket, data: WebSocket.RawData): void {
+  const client = clientOf(this);
+  if (!client) return;
+  client.lastSeenMs = Date.now();
+  client.events.message(data);
+}
+
+function onPong(this: WebSocket): void {
+  const client = clientOf(this);
+  if (client) client.lastSeenMs = Date.now();
+}
+
+function onError(this: WebSocket, err: Error): void {
+  clientOf(this)?.events.socketError(err);
+}
+
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  clientOf(this)?.socketClosed(code, reason.toString());
+}
+
+function terminateLate(ws: WebSocket): void {
+  ws.terminate();
+}
+
 /**
  * The transport side of one client: sends with a bufferedAmount ceiling, can hold frames back
  * while the `connected` frame is being prepared, and closes exactly once. It knows nothing of
@@ -29,32 +81,31 @@ export class ClientSocket {
   private held: WireFrame[] | null = null;
   private heldBytes = 0;
   private closeRequested = false;
-
-  constructor(
-    private readonly ws: WebSocket,
-    readonly info: ClientInfo,
-    private readonly options: ClientSocketOptions,
-    private readonly onSlowConsumer: (socket: ClientSocket) => void,
-  ) {
-    ws.once('close', () => this.held?.splice(0));
-    // The ws library closes by itself with 1009 on a frame over max_frame_bytes: that close
-    // follows the same choice of code as ours.
-    const libraryClose = ws.close.bind(ws);
-    ws.close = (code?: number, reason?: string | Buffer) => libraryClose(code === CloseCode.MessageTooBig ? wireCloseCode(code, ws.protocol) : code, reason);
-  }
+  private closeTimer: NodeJS.Timeout | undefined;
 
   /**
-   * The raw `ws` events, once: every message and pong counts as a sign of life; `closed` gets
-   * the close code and reason the peer (or we) ended with.
+   * From now on the `ws` events reach `events`: every message and pong counts as a sign of life
+   * (`options` is shared by every client).
    */
-  listen(handlers: { message(data: WebSocket.RawData): void; error(err: Error): void; closed(code: number, reason: string): void }): void {
-    this.ws.on('message', (data) => {
-      this.lastSeenMs = Date.now();
-      handlers.message(data);
-    });
-    this.ws.on('pong', () => (this.lastSeenMs = Date.now()));
-    this.ws.on('error', handlers.error);
-    this.ws.once('close', (code, reason) => handlers.closed(code, reason.toString()));
+  constructor(
+    private readonly ws: DaemonWebSocket,
+    readonly info: ClientInfo,
+    private readonly options: ClientSocketOptions,
+    readonly events: ClientSocketEvents,
+  ) {
+    ws.client = this;
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+  }
+
+  /** The socket closed (ws emits it once): frames held for it are dropped, the owner is told. */
+  socketClosed(code: number, reason: string): void {
+    clearTimeout(this.closeTimer);
+    this.held = null;
+    this.heldBytes = 0;
+    this.events.closed(code, reason);
   }
 
   /** The subprotocol selected in the handshake ('' when the client offered none we speak). */
@@ -157,9 +208,8 @@ export class ClientSocket {
     // A socket paused for backpressure must be read again, or the client's close reply never arrives.
     this.ws.resume();
     this.ws.close(wireCloseCode(code, this.ws.protocol), reason);
-    const timer = setTimeout(() => this.ws.terminate(), graceMs);
-    timer.unref();
-    this.ws.once('close', () => clearTimeout(timer));
+    this.closeTimer = setTimeout(terminateLate, graceMs, this.ws);
+    this.closeTimer.unref();
   }
 
   terminate(): void {
@@ -177,6 +227,6 @@ export class ClientSocket {
   private slow(): void {
     if (this.closeRequested) return;
     this.close(CloseCode.SlowConsumer, 'slow consumer');
-    this.onSlowConsumer(this);
+    this.events.slowConsumer();
   }
 }

@@ -37,12 +37,19 @@ export class Connection implements DeliveryTarget {
   private queuedBytes = 0;
   private readonly sent = new SentIds(SENT_IDS_KEPT);
 
+  /** `verdicts` is the daemon's cache of access verdicts (one for every connection), `firstVerdict` the one computed at login. */
   constructor(
     readonly id: string,
     readonly socket: ClientSocket,
     readonly identity: Identity,
-    private readonly access: () => FolderAccess | undefined,
+    private readonly verdicts: { peek(userId: number): FolderAccess | undefined },
+    private readonly firstVerdict: FolderAccess | undefined,
   ) {}
+
+  /** The user's current verdict: the cached one, else the one of the login. */
+  private access(): FolderAccess | undefined {
+    return this.verdicts.peek(this.identity.userId) ?? this.firstVerdict;
+  }
 
   get userId(): number {
     return this.identity.userId;

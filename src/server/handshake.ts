@@ -64,7 +64,7 @@ export class Handshake {
       logger.warn('Connection limit exceeded', { connection: client.id, user_id: identity.userId, max_connections: max });
       return { ok: false, code: 'max_connections', message: `Maximum ${max} simultaneous connections per user.`, closeCode: CloseCode.TooManyConnections };
     }
-    const connection = new Connection(client.id, client.socket, identity, () => accessCache.peek(identity.userId) ?? access);
+    const connection = new Connection(client.id, client.socket, identity, accessCache, access);
     client.socket.hold();
     // Held from before the connection is registered, so no event goes out live and again in the replay.
     const replaying = request?.since !== undefined && !request.badSince;

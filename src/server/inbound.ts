@@ -16,6 +16,14 @@ export interface InboundOptions {
   preAuthMaxBytes: number;
 }
 
+/** Who answers a client's messages (the client's link). */
+export interface InboundOwner {
+  /** Takes a message out of the queue (the pre-authentication `authenticate`); true when consumed. */
+  intercept(message: Classified): boolean;
+  process(item: InboundItem): Promise<void>;
+  handlingFailed(err: unknown): void;
+}
+
 /**
  * A client's messages, answered one at a time in arrival order. The cheap checks (size, JSON,
  * action, rate limit) run on arrival so the rate limit sees real arrival times; the answers go
@@ -37,10 +45,7 @@ export class InboundQueue {
     private readonly options: InboundOptions,
     private readonly rate: MessageRateLimiter,
     private readonly metrics: Metrics,
-    /** Takes a message out of the queue (the pre-authentication `authenticate`); true when consumed. */
-    private readonly intercept: (message: Classified) => boolean,
-    private readonly process: (item: InboundItem) => Promise<void>,
-    private readonly onError: (err: unknown) => void,
+    private readonly owner: InboundOwner,
   ) {}
 
   receive(data: WebSocket.RawData): void {
@@ -55,7 +60,7 @@ export class InboundQueue {
     const message = classified.value;
     this.metrics.messagesReceived.inc({ action: message.action });
     // The first authenticate is the handshake; any later one is a message like the others.
-    if (this.intercept(message)) return;
+    if (this.owner.intercept(message)) return;
     // pong answers the server's ping: it never counts.
     if (message.action !== 'pong' && !this.rate.allow()) return this.push(RATE_LIMITED(message.requestId), raw.length);
     this.push({ kind: 'message', message }, raw.length);
@@ -64,7 +69,7 @@ export class InboundQueue {
   /** Authentication succeeded: answer what waited, then everything as it comes. */
   open(): void {
     this.opened = true;
-    this.drain().catch((err: unknown) => this.onError(err));
+    this.drain().catch((err: unknown) => this.owner.handlingFailed(err));
   }
 
   close(): void {
@@ -83,7 +88,7 @@ export class InboundQueue {
       this.paused = true;
       this.socket.pauseReading();
     }
-    this.drain().catch((err: unknown) => this.onError(err));
+    this.drain().catch((err: unknown) => this.owner.handlingFailed(err));
   }
 
   /** Resolves once the message being answered now (if any) is done: shutdown waits for it. */
@@ -104,9 +109,9 @@ export class InboundQueue {
         const item = this.items.shift()!;
         this.queuedBytes -= this.sizes.shift() ?? 0;
         try {
-          await this.process(item);
+          await this.owner.process(item);
         } catch (err) {
-          this.onError(err);
+          this.owner.handlingFailed(err);
         }
         if (this.paused && this.items.length <= this.options.highWater / 2) {
           this.paused = false;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { AccessCache, MiscSettings } from '../access/index.js';
 import { Authenticator, JwtKeyring } from '../auth/index.js';
 import type { Config } from '../config/index.js';
@@ -12,7 +12,8 @@ import type { Metrics } from '../metrics/index.js';
 import { CloseCode, selectSubprotocol, type PingFrame } from '../protocol/index.js';
 import type { TeampassSettings } from '../teampass/index.js';
 import { ConnectionAudit } from './audit.js';
-import { ClientLink, type LinkDeps } from './client-link.js';
+import { ClientLink, linkLimits, type LinkDeps } from './client-link.js';
+import { DaemonWebSocket } from './client-socket.js';
 import { handleMessage } from './actions.js';
 import { Handshake } from './handshake.js';
 import { SessionTeardown } from './session-teardown.js';
@@ -140,7 +141,8 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
   let boundPort = 0;
   let ready = false;
 
-  const wss = new WebSocketServer({
+  const wss = new WebSocketServer<typeof DaemonWebSocket>({
+    WebSocket: DaemonWebSocket,
     noServer: true,
     maxPayload: config.max_frame_bytes,
     perMessageDeflate: false,
@@ -167,13 +169,15 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
         }),
     },
   );
+  // One listener function for every socket (close is emitted once).
+  const socketClosed = () => {
+    admission.socketClosed();
+    metrics.openSockets.set(admission.openSockets);
+  };
   httpServer.on('connection', (socket: Socket) => {
     if (!admission.socketOpened()) return socket.destroy();
     metrics.openSockets.set(admission.openSockets);
-    socket.once('close', () => {
-      admission.socketClosed();
-      metrics.openSockets.set(admission.openSockets);
-    });
+    socket.on('close', socketClosed);
   });
 
   // Each client gets only the collaborators it uses: the handshake, the teardown, and its answers.
@@ -187,10 +191,11 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     teardown: new SessionTeardown(ctx),
     answer: (connection, message) => handleMessage(ctx, connection, message),
   };
-  const accept = (ws: WebSocket, req: http.IncomingMessage, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
+  const limits = linkLimits(config);
+  const accept = (ws: DaemonWebSocket, req: http.IncomingMessage, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
     counter += 1;
     const userAgent = String(req.headers['user-agent'] ?? '');
-    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, linkDeps, forget);
+    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, linkDeps, limits, forget);
     links.add(link);
     link.start(req, request, credentialWaitOver);
   };
