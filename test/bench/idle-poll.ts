@@ -1,7 +1,7 @@
 /**
  * The idle poll cost: an events table holding recent rows and many older retained ones, the
- * EXPLAIN of the poller's own query (built by EventsRepository.readAfter, caught on its way to
- * the database), and the CPU time an idle daemon (no clients, no new events) uses meanwhile.
+ * EXPLAIN of the poller's own query (EventsRepository.readAfter's), and the CPU time an idle
+ * daemon (no clients, no new events) uses meanwhile.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
@@ -47,10 +47,14 @@ async function fill(db: Database, rows: number, processed: 0 | 1, ageSql: string
   }
 }
 
-/** The SQL text (and bindings) of the poller's read after the newest id, without changing a byte of it. */
+/**
+ * The SQL text (and bindings) of the poller's read after the newest id, without changing a byte
+ * of it: on MariaDB the prepared statement it executes, on SQLite the query caught on its way.
+ */
 async function pollerQuery(db: Database): Promise<{ sql: string; bindings: readonly Knex.Value[] }> {
   const repo = new EventsRepository(db);
   const cursor = await repo.startId();
+  if (db.client === 'mysql') return { sql: repo.pollSql(CONFIG_KEYS.poll_batch_size.default), bindings: [cursor] };
   let caught: { sql: string; bindings: readonly Knex.Value[] } | undefined;
   const listen = (q: { sql: string; bindings?: readonly Knex.Value[] }) => {
     caught ??= { sql: q.sql, bindings: q.bindings ?? [] };

@@ -12,7 +12,7 @@ import { connected, useServerSuite } from './server-harness.js';
  * MariaDB's general log kept as a table while `body` runs: the statements this database saw, in
  * order (the log is server-wide: only statements naming this database's tables are kept).
  */
-async function statementsDuring(db: Database, body: () => Promise<void>): Promise<string[]> {
+async function statementsDuring(db: Database, body: () => Promise<void>, commands: readonly string[] = ['Query']): Promise<string[]> {
   await db.knex.raw('TRUNCATE TABLE mysql.general_log');
   await db.knex.raw("SET GLOBAL log_output = 'TABLE'");
   await db.knex.raw('SET GLOBAL general_log = 1');
@@ -21,8 +21,14 @@ async function statementsDuring(db: Database, body: () => Promise<void>): Promis
   } finally {
     await db.knex.raw('SET GLOBAL general_log = 0');
   }
-  const [rows] = (await db.knex.raw("SELECT CONVERT(argument USING utf8mb4) AS sql_text FROM mysql.general_log WHERE command_type = 'Query' ORDER BY event_time")) as [Array<{ sql_text: string }>];
-  return rows.map((r) => r.sql_text).filter((sql) => sql.includes(db.prefix) && !sql.includes('general_log'));
+  const [rows] = (await db.knex.raw(
+    `SELECT command_type, CONVERT(argument USING utf8mb4) AS sql_text FROM mysql.general_log WHERE command_type IN (${commands.map(() => '?').join(', ')}) ORDER BY event_time`,
+    [...commands],
+  )) as [Array<{ command_type: string; sql_text: string }>];
+  // With several commands asked for, each statement is prefixed by its command (`Execute: select …`).
+  return rows
+    .filter((r) => r.sql_text.includes(db.prefix) && !r.sql_text.includes('general_log'))
+    .map((r) => (commands.length > 1 ? `${r.command_type}: ${r.sql_text}` : r.sql_text));
 }
 
 async function grantedUsers(db: Database, folders: number[], users: number): Promise<number[]> {
@@ -77,6 +83,24 @@ onMariaDb('serve: the SQL a burst of clients costs [mariadb]', (backend) => {
     });
     const lookups = sql.filter((s) => /from `\w*websocket_tokens` where `token` in/.test(s));
     expect(lookups.length, `${lookups.length} token lookups for ${tokens.length} handshakes`).to.be.at.most(tokens.length / 2);
+  });
+
+  it('runs the poll as a statement prepared once per pooled connection, not parsed again five times a second', async function () {
+    const db = suite.db;
+    const statements = await statementsDuring(
+      db,
+      async () => {
+        await suite.startBridge();
+        await sleep(1500);
+      },
+      ['Query', 'Prepare', 'Execute'],
+    );
+    const polls = statements.filter((s) => /websocket_events` where `id` > /.test(s));
+    const executed = polls.filter((s) => s.startsWith('Execute: '));
+    const prepared = polls.filter((s) => s.startsWith('Prepare: '));
+    expect(polls.filter((s) => s.startsWith('Query: ')), 'polls parsed as text queries').to.deep.equal([]);
+    expect(executed.length, `${executed.length} polls executed in 1.5 s`).to.be.at.least(4);
+    expect(prepared.length, `prepared ${prepared.length} times for ${executed.length} polls`).to.be.at.most(executed.length / 2);
   });
 
   it('keeps mysql2 statement caches small on pooled connections', async function () {
