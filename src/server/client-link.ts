@@ -32,11 +32,13 @@ export interface LinkDeps {
   teardown: SessionTeardown;
   /** Answers one validated message of an open session. */
   answer(connection: Connection, message: ClientMessage): Promise<void>;
+  /** The per-client limits, made once (linkLimits). */
+  limits: LinkLimits;
 }
 
 type State = 'awaiting_credential' | 'authenticating' | 'open' | 'closed';
 
-/** The per-client limits, made once for every client of a configuration. */
+/** The per-client limits, the same objects for every client of a configuration. */
 export interface LinkLimits {
   socket: ClientSocketOptions;
   inbound: InboundOptions;
@@ -75,10 +77,9 @@ export class ClientLink implements ClientSocketEvents, InboundOwner {
     info: ClientInfo,
     readonly id: string,
     private readonly deps: LinkDeps,
-    limits: LinkLimits,
     private readonly onClosed: (link: ClientLink) => void,
   ) {
-    const { config, metrics } = deps;
+    const { config, metrics, limits } = deps;
     this.socket = new ClientSocket(ws, info, limits.socket, this);
     this.inbound = new InboundQueue(this.socket, limits.inbound, new MessageRateLimiter(config.rate_limit_messages, config.rate_limit_window_ms), metrics, this);
   }

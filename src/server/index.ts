@@ -190,12 +190,12 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     handshake: new Handshake({ ...ctx, failedAuth }),
     teardown: new SessionTeardown(ctx),
     answer: (connection, message) => handleMessage(ctx, connection, message),
+    limits: linkLimits(config),
   };
-  const limits = linkLimits(config);
   const accept = (ws: DaemonWebSocket, req: http.IncomingMessage, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
     counter += 1;
     const userAgent = String(req.headers['user-agent'] ?? '');
-    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, linkDeps, limits, forget);
+    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, linkDeps, forget);
     links.add(link);
     link.start(req, request, credentialWaitOver);
   };
