@@ -51,9 +51,11 @@ export class ConnectionsRepository {
       .update({ disconnected_at: now(this.db) });
   }
 
-  async hasOpen(userId: number): Promise<boolean> {
-    const row: unknown = await this.db.knex(this.db.t.connections).select('id').where({ user_id: userId }).whereNull('disconnected_at').first();
-    return row !== undefined;
+  /** Which of these users have an open row (through any daemon sharing the table), in one statement. */
+  async usersWithOpenRows(userIds: readonly number[]): Promise<Set<number>> {
+    if (userIds.length === 0) return new Set();
+    const rows: Array<{ user_id: unknown }> = await this.db.knex(this.db.t.connections).distinct('user_id').whereIn('user_id', [...new Set(userIds)]).whereNull('disconnected_at');
+    return new Set(rows.map((r) => Number(r.user_id)));
   }
 
   /** Deletes rows closed more than `ageSec` ago, in short chunks; the number deleted. */

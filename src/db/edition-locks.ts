@@ -16,6 +16,12 @@ const toLockRow = (r: Record<string, unknown>, idColumn: string): EditionLockRow
   lastname: toNullableText(r.lastname),
 });
 
+/** The edition locks one user holds: items with the folder each is in, and KB entries. */
+export interface UserLocks {
+  items: Array<{ itemId: number; folderId: number }>;
+  kbIds: number[];
+}
+
 /** TeamPass's items and knowledge base entries, and their edition locks (items_edition, kb_edition). */
 export class EditionLocksRepository {
   private kbHasDeletedAt: Promise<boolean> | undefined;
@@ -63,15 +69,20 @@ export class EditionLocksRepository {
     return (await this.db.knex(this.db.t.kbEdition).where({ kb_id: kbId, user_id: userId }).update({ timestamp: String(nowUnix) })) > 0;
   }
 
-  /** The user's locks: items with the folder each is in, and KB entries. */
-  async locksOf(userId: number): Promise<{ items: Array<{ itemId: number; folderId: number }>; kbIds: number[] }> {
+  /** Each user's locks, in two statements for all of them: items with the folder each is in, and KB entries. */
+  async locksOfUsers(userIds: readonly number[]): Promise<Map<number, UserLocks>> {
+    const locks = new Map<number, UserLocks>(userIds.map((id) => [id, { items: [], kbIds: [] }]));
+    if (locks.size === 0) return locks;
     const { knex, t } = this.db;
-    const items: Array<{ item_id: unknown; id_tree: unknown }> = await knex(`${t.itemsEdition} as ie`)
+    const ids = [...locks.keys()];
+    const items: Array<{ item_id: unknown; user_id: unknown; id_tree: unknown }> = await knex(`${t.itemsEdition} as ie`)
       .join(`${t.items} as i`, 'ie.item_id', 'i.id')
-      .select('ie.item_id', 'i.id_tree')
-      .where('ie.user_id', userId);
-    const kbs: Array<{ kb_id: unknown }> = await knex(t.kbEdition).select('kb_id').where({ user_id: userId });
-    return { items: items.map((r) => ({ itemId: Number(r.item_id), folderId: Number(r.id_tree) })), kbIds: kbs.map((r) => Number(r.kb_id)) };
+      .select('ie.item_id', 'ie.user_id', 'i.id_tree')
+      .whereIn('ie.user_id', ids);
+    const kbs: Array<{ kb_id: unknown; user_id: unknown }> = await knex(t.kbEdition).select('kb_id', 'user_id').whereIn('user_id', ids);
+    for (const r of items) locks.get(Number(r.user_id))?.items.push({ itemId: Number(r.item_id), folderId: Number(r.id_tree) });
+    for (const r of kbs) locks.get(Number(r.user_id))?.kbIds.push(Number(r.kb_id));
+    return locks;
   }
 
   /** Deletes every lock of the user and writes `events` in the same transaction. */

@@ -33,6 +33,7 @@ export class ConnectionAudit {
   private readonly rows: ConnectionsRepository;
   private readonly opens: StatementBatch<NewConnection, void>;
   private readonly closes: StatementBatch<string, void>;
+  private readonly openUsers: StatementBatch<number, boolean>;
   /** A database outage fails every connection's write: one line a minute each, with a count. */
   private readonly openFailures: RepeatedFailureLog;
   private readonly closeFailures: RepeatedFailureLog;
@@ -51,6 +52,10 @@ export class ConnectionAudit {
     this.closes = new StatementBatch(async (ids) => {
       await this.rows.closeByResourceIds(ids);
       return ids.map(() => undefined);
+    }, BATCH_WINDOW_MS, BATCH_MAX_ROWS);
+    this.openUsers = new StatementBatch(async (userIds) => {
+      const open = await this.rows.usersWithOpenRows(userIds);
+      return userIds.map((id) => open.has(id));
     }, BATCH_WINDOW_MS, BATCH_MAX_ROWS);
   }
 
@@ -94,16 +99,18 @@ export class ConnectionAudit {
 
   /**
    * Whether the user still has an open row, through this daemon or another one sharing the
-   * table: a user's "last connection" is cluster-wide.
+   * table: a user's "last connection" is cluster-wide. The users whose last connection closes
+   * within a few milliseconds (a storm's disconnects) are looked up in one statement.
    */
-  async hasOpenConnection(userId: number): Promise<boolean> {
-    return this.rows.hasOpen(userId);
+  hasOpenConnection(userId: number): Promise<boolean> {
+    return this.openUsers.add(userId);
   }
 
   /** Waits for every write started so far (queued ones are written now). */
   async settle(): Promise<void> {
     this.opens.flush();
     this.closes.flush();
+    this.openUsers.flush();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 

@@ -1,5 +1,5 @@
 import { displayName } from '../auth/index.js';
-import { EditionLocksRepository, SettingsRepository, type Database, type NewEvent } from '../db/index.js';
+import { EditionLocksRepository, SettingsRepository, StatementBatch, type Database, type NewEvent, type UserLocks } from '../db/index.js';
 import type { LockedItem, LockedKb } from '../protocol/index.js';
 import { FolderLockList } from './folder-lock-list.js';
 
@@ -8,6 +8,10 @@ export const EDITION_LOCK_TIMEOUT_SEC = 300;
 
 /** How long a folder's locked_items list is reused for the subscribes of a burst (ms). */
 export const LOCK_LIST_REUSE_MS = 250;
+
+/** Users whose last connection closes within this long (a storm) have their locks read together (ms). */
+const LOCKS_OF_WINDOW_MS = 5;
+const LOCKS_OF_MAX_USERS = 500;
 
 const unixNow = () => Math.floor(Date.now() / 1000);
 
@@ -22,11 +26,16 @@ export class EditionLocks {
   private readonly locks: EditionLocksRepository;
   private readonly settings: SettingsRepository;
   private readonly folderLists: FolderLockList;
+  private readonly locksOf: StatementBatch<number, UserLocks>;
 
   constructor(db: Database) {
     this.locks = new EditionLocksRepository(db);
     this.settings = new SettingsRepository(db);
     this.folderLists = new FolderLockList(this.locks, LOCK_LIST_REUSE_MS, EDITION_LOCK_TIMEOUT_SEC);
+    this.locksOf = new StatementBatch(async (userIds) => {
+      const byUser = await this.locks.locksOfUsers(userIds);
+      return userIds.map((id) => byUser.get(id)!);
+    }, LOCKS_OF_WINDOW_MS, LOCKS_OF_MAX_USERS);
   }
 
   /** The folder's live locks but the requester's own; possibly up to LOCK_LIST_REUSE_MS old (see FolderLockList). */
@@ -67,7 +76,7 @@ export class EditionLocks {
    * as TeamPass's producer writes them (only while websocket_enabled = 1, server_timestamp added).
    */
   async releaseAll(owner: LockOwner): Promise<{ items: number; kbs: number }> {
-    const { items, kbIds } = await this.locks.locksOf(owner.userId);
+    const { items, kbIds } = await this.locksOf.add(owner.userId);
     if (items.length === 0 && kbIds.length === 0) return { items: 0, kbs: 0 };
 
     const enabled = await this.settings.read('websocket_enabled');

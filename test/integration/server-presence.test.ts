@@ -197,6 +197,38 @@ forEachBackend('serve: presence and edition locks', (backend) => {
       }
     });
 
+    it('sorts users who leave at once: locks of those gone everywhere released, those of one still connected elsewhere kept', async () => {
+      await setTeampassSetting(db, 'websocket_enabled', '1');
+      const kb = await addKb(db);
+      const carol = await seedUser(db, { login: 'carol' });
+      const item2 = await addItem(db, { folderId: folder, label: 'Switch' });
+      await lockItem(db, { itemId: item, userId: alice.id });
+      await lockItem(db, { itemId: item2, userId: alice.id });
+      await lockKb(db, { kbId: kb, userId: bob.id });
+      await lockItem(db, { itemId: item2, userId: carol.id });
+      const other = await suite.start({ instanceId: 'other-daemon' });
+      try {
+        const carolElsewhere = await other.client(`?token=${await issueToken(db, carol.id)}`);
+        await connected(carolElsewhere);
+        const here = await Promise.all([open(alice, false), open(bob, false), open(carol, false)]);
+        await Promise.all(here.map((c) => c.close()));
+        await waitFor(async () => (await db.knex(db.t.itemsEdition).where({ user_id: alice.id })).length === 0);
+        await waitFor(async () => (await db.knex(db.t.kbEdition).where({ user_id: bob.id })).length === 0);
+        await waitFor(() => srv.logs().some((l) => l.message === 'Edition locks kept: the user is still connected through another daemon' && l.user_id === carol.id));
+        expect(await db.knex(db.t.itemsEdition).where({ user_id: carol.id }), "carol's lock stays").to.have.length(1);
+        await waitFor(async () => (await eventRows(db)).length === 3);
+        const events = (await eventRows(db)).map((e) => [e.event_type, e.payload.user_id, e.payload.item_id ?? e.payload.kb_id]);
+        expect(events).to.have.deep.members([
+          ['item_edition_stopped', alice.id, item],
+          ['item_edition_stopped', alice.id, item2],
+          ['kb_edition_stopped', bob.id, kb],
+        ]);
+        await carolElsewhere.close();
+      } finally {
+        await other.stop();
+      }
+    });
+
     it('keeps the locks when the daemon shuts down (the user reconnects to the next one)', async () => {
       await setTeampassSetting(db, 'websocket_enabled', '1');
       await lockItem(db, { itemId: item, userId: alice.id });

@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import type { Database } from '../../src/db/index.js';
 import { PREPARED_STATEMENT_SLOTS } from '../../src/db/index.js';
 import { onMariaDb } from '../helpers/backends.js';
-import { addFolder, addRole, assignRole, issueToken, seedUser } from '../helpers/teampass-fixture.js';
+import { addFolder, addItem, addRole, assignRole, issueToken, lockItem, seedUser } from '../helpers/teampass-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 import type { TestWsClient } from '../helpers/ws-client.js';
 import { connected, useServerSuite } from './server-harness.js';
 
@@ -83,6 +84,27 @@ onMariaDb('serve: the SQL a burst of clients costs [mariadb]', (backend) => {
     });
     const lookups = sql.filter((s) => /from `\w*websocket_tokens` where `token` in/.test(s));
     expect(lookups.length, `${lookups.length} token lookups for ${tokens.length} handshakes`).to.be.at.most(tokens.length / 2);
+  });
+
+  it("checks whether users who leave together are connected elsewhere, and reads their locks, in a few statements, not per user", async function () {
+    this.timeout(60_000);
+    const db = suite.db;
+    const folder = await addFolder(db);
+    const users = await grantedUsers(db, [folder], 30);
+    for (const userId of users) await lockItem(db, { itemId: await addItem(db, { folderId: folder }), userId });
+    const srv = await suite.start({ config: quiet });
+    const clients: TestWsClient[] = await Promise.all(users.map(async (id) => srv.client(`?token=${await issueToken(db, id)}`)));
+    await Promise.all(clients.map((c) => connected(c)));
+
+    const sql = await statementsDuring(db, async () => {
+      // Every user's last connection closes at once, as in a redeploy: each user's locks go.
+      await Promise.all(clients.map((c) => c.close()));
+      await waitFor(async () => Number((await db.knex(db.t.itemsEdition).count({ n: '*' }))[0]!.n) === 0, 'every edition lock released', 30_000);
+    });
+    const stillConnected = sql.filter((s) => /from `\w*websocket_connections` where `user_id`/.test(s));
+    const lockReads = sql.filter((s) => /^select .* from `\w*(items_edition|kb_edition)`/.test(s));
+    expect(stillConnected.length, `${stillConnected.length} lookups of open connections for ${users.length} users:\n${stillConnected.join('\n')}`).to.be.within(1, users.length / 5);
+    expect(lockReads.length, `${lockReads.length} lock reads for ${users.length} users`).to.be.within(2, (2 * users.length) / 5);
   });
 
   it('runs the poll as a statement prepared once per pooled connection, not parsed again five times a second', async function () {
