@@ -5,10 +5,18 @@
  * /produce sends `{"folder_id":…,"frame":"…"}` (or `"broadcast":true`) and the frame goes, built
  * once, to that folder's subscribers (or to everyone). Over IPC it answers `memory` with its
  * process.memoryUsage().
+ * Its HTTP server is set up as the daemon's: the same listen backlog, and the handshake limit
+ * given as the first argument (the daemon's handshake_timeout_ms), so that a client too slow to
+ * send its upgrade request is dropped by both servers alike.
  */
+import http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { LISTEN_BACKLOG } from '../../src/server/port-gate.js';
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+const handshakeMs = Number(process.argv[2]);
+if (!Number.isInteger(handshakeMs) || handshakeMs <= 0) throw new Error(`raw-ws-relay: the handshake limit (ms) is its first argument, got ${process.argv[2] ?? 'nothing'}`);
+const server = http.createServer({ headersTimeout: handshakeMs, requestTimeout: handshakeMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(handshakeMs / 4)) });
+const wss = new WebSocketServer({ server, perMessageDeflate: false });
 const clients = new Set<WebSocket>();
 const byFolder = new Map<number, Set<WebSocket>>();
 const CONNECTED = Buffer.from('{"type":"connected"}');
@@ -53,8 +61,8 @@ wss.on('connection', (ws, req) => {
   });
   ws.send(CONNECTED, { binary: false });
 });
-wss.on('listening', () => {
-  const address = wss.address();
+server.listen({ host: '127.0.0.1', port: 0, backlog: LISTEN_BACKLOG }, () => {
+  const address = server.address();
   process.stdout.write(`${JSON.stringify({ port: address !== null && typeof address === 'object' ? address.port : 0 })}\n`);
 });
 process.on('message', (m) => {
@@ -63,5 +71,5 @@ process.on('message', (m) => {
 process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => {
   for (const c of clients) c.terminate();
-  wss.close(() => process.exit(0));
+  wss.close(() => server.close(() => process.exit(0)));
 });
