@@ -32,6 +32,7 @@ import { ConnectionRegistry } from './registry.js';
 import { SessionMonitor } from './session-monitor.js';
 import { readUpgradeRequest, type UpgradeRequest } from './upgrade-request.js';
 import { Admission, readFileLimit } from './admission.js';
+import { UpgradeQueue } from './upgrade-queue.js';
 
 export type { ConnectionDirectory, ConnectionSide, DeliveryTarget, EventFeed, FeedHealth, HttpRoute, UserEventHooks } from '../delivery.js';
 export { CloseCode } from '../protocol/index.js';
@@ -200,6 +201,17 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     link.start(req, request, credentialWaitOver);
   };
 
+  const upgrades = new UpgradeQueue((err) => logger.error('Could not complete a websocket upgrade', { error: (err as Error).message }));
+  /** Writes the 101 and sets up the client's link, in its turn (see UpgradeQueue). */
+  const completeUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
+    if (socket.destroyed) return;
+    if (stopping) return rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (credentialWaitOver) socket.off('close', credentialWaitOver);
+      accept(ws, req, request, address, credentialWaitOver);
+    });
+  };
+
   const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (stopping) return rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
     if (isHttpRoutePath(req.url)) {
@@ -207,7 +219,7 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     }
     const request = readUpgradeRequest(req);
     const address = clientAddress(req, proxies);
-    if (request.credential) return wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, request, address));
+    if (request.credential) return upgrades.add(() => completeUpgrade(req, socket, head, request, address));
     // Without a credential the socket waits for a first `authenticate`: such sockets are capped,
     // so they can never take the room authenticated users need.
     const key = addressKey(address.ip);
@@ -222,10 +234,7 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
       metrics.pendingConnections.set(admission.pendingSockets);
     };
     socket.once('close', credentialWaitOver);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      socket.off('close', credentialWaitOver);
-      accept(ws, req, request, address, credentialWaitOver);
-    });
+    upgrades.add(() => completeUpgrade(req, socket, head, request, address, credentialWaitOver));
   };
 
   let bound: Promise<{ host: string; port: number }> | undefined;
@@ -268,6 +277,8 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     clearInterval(heartbeat);
     const closedServer = gate.close();
     await monitor.stop();
+    // Upgrades still queued are refused now (503), not set up for a daemon on its way out.
+    upgrades.flush();
     const pending = [...links];
     for (const link of pending) link.shutdown();
     const allClosed = links.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (lastLinkClosed = resolve));
