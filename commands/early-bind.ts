@@ -6,7 +6,7 @@
  * to the normal start, which reports it properly.
  */
 import { loadConfig } from '../src/config/load.js';
-import { PortGate } from '../src/server/port-gate.js';
+import { handshakeLimits, PortGate } from '../src/server/port-gate.js';
 import { supervisesWorkers } from './serve-workers.js';
 
 /** The value of `--name value` or `--name=value` in `args`. */
@@ -37,7 +37,7 @@ export async function bindServePortEarly(argv: string[]): Promise<PortGate | und
     // would take the port from them (and closing it first would refuse connections meanwhile).
     // Each worker binds early through that shared socket instead.
     if (supervisesWorkers(config.workers)) return undefined;
-    gate = new PortGate(config.handshake_timeout_ms);
+    gate = new PortGate(handshakeLimits(config));
     await gate.listen(config.host, config.port);
     return gate;
   } catch {

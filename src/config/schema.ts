@@ -82,7 +82,14 @@ export const CONFIG_KEYS = {
   handshake_timeout_ms: {
     type: int(500, 600_000),
     default: 5000,
-    description: 'Time a client has to send its HTTP request or upgrade headers before it is dropped (ms)',
+    description: 'Time a client has, from the first byte of its HTTP request, to send the whole request or upgrade headers before it is dropped (ms)',
+    addition: true,
+  },
+  silent_connection_timeout_ms: {
+    type: int(500, 600_000),
+    default: 20_000,
+    description:
+      'Time a new connection may stay silent before the first byte of its request (ms; never less than handshake_timeout_ms): a request the kernel dropped while the listen queue was full comes seconds later',
     addition: true,
   },
   allowed_origins: {

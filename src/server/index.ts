@@ -24,7 +24,7 @@ import { EditionLocks } from './edition-locks.js';
 import { answerStarting, httpHandler, isHttpRoutePath, rejectUpgrade } from './http-routes.js';
 import { refreshAccess } from './notify.js';
 import { OriginPolicy } from './origin.js';
-import { PortGate } from './port-gate.js';
+import { handshakeLimits, PortGate } from './port-gate.js';
 import { Presence } from './presence.js';
 import { listenError } from './listen-error.js';
 import { FailedAuthLimiter } from './rate-limit.js';
@@ -151,11 +151,11 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     handleProtocols: (offered) => selectSubprotocol(offered),
   });
   const routeHandler = httpHandler(deps.routes ?? [], logger);
-  const gate = deps.gate ?? new PortGate(config.handshake_timeout_ms);
+  const limits = handshakeLimits(config);
+  const gate = deps.gate ?? new PortGate(limits);
   const httpServer = gate.httpServer;
-  // A gate bound before the configuration was complete takes the configured handshake limit.
-  httpServer.headersTimeout = config.handshake_timeout_ms;
-  httpServer.requestTimeout = config.handshake_timeout_ms;
+  // A gate bound before the configuration was complete takes the configured handshake limits.
+  gate.setLimits(limits);
   gate.serveRequests((req, res) => (ready ? routeHandler(req, res) : answerStarting(req, res, routeHandler)));
 
   const admission = new Admission(

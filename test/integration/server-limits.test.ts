@@ -225,12 +225,53 @@ forEachBackend('serve: limits and refusals over a real socket', (backend) => {
       expect((await other.request({ action: 'ping' })).type, 'the limit is for the handshake only, not the upgraded connection').to.equal('pong');
     });
 
-    it('drops a client that connects and sends nothing', async () => {
-      await start({ config: { handshake_timeout_ms: 1000 } });
+    it('drops a client that connects and sends nothing after silent_connection_timeout_ms, with a 408', async () => {
+      await start({ config: { handshake_timeout_ms: 1000, silent_connection_timeout_ms: 2000 } });
       const socket = net.connect(suite.srv!.server.port, '127.0.0.1');
       try {
-        await dropped(socket, 15_000);
+        expect(await dropped(socket, 15_000)).to.match(/^HTTP\/1\.1 408 /);
       } finally {
+        socket.destroy();
+      }
+    });
+
+    it('upgrades a client whose request begins after handshake_timeout_ms of silence, within silent_connection_timeout_ms (a request the kernel dropped and the client sent again)', async () => {
+      await start({ config: { handshake_timeout_ms: 1000, silent_connection_timeout_ms: 6000 } });
+      const token = await login();
+      const socket = net.connect(suite.srv!.server.port, '127.0.0.1');
+      let reply = '';
+      socket.on('data', (d) => (reply += d.toString()));
+      socket.on('error', () => undefined);
+      try {
+        await new Promise((resolve) => socket.once('connect', resolve));
+        // Twice the handshake limit and more in silence: Node alone would have answered 408 by now.
+        await new Promise((r) => setTimeout(r, 2500));
+        expect(socket.destroyed, 'still connected after the silence').to.equal(false);
+        socket.write(
+          `GET /ws?token=${token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        );
+        await waitFor(() => reply.includes('\r\n\r\n'), () => `an answer to the upgrade (so far: ${JSON.stringify(reply)})`);
+        expect(reply).to.match(/^HTTP\/1\.1 101 /);
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    it('still gives a request begun after a silence only handshake_timeout_ms from its first byte', async () => {
+      await start({ config: { handshake_timeout_ms: 1000, silent_connection_timeout_ms: 6000 } });
+      const socket = net.connect(suite.srv!.server.port, '127.0.0.1');
+      let trickle: NodeJS.Timeout | undefined;
+      try {
+        await new Promise((resolve) => socket.once('connect', resolve));
+        await new Promise((r) => setTimeout(r, 1500));
+        socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+        let n = 0;
+        trickle = setInterval(() => socket.writable && socket.write(`X-Slow-${n++}: x\r\n`), 200);
+        // Dropped well before the silent limit would have come (6 s after the connection).
+        expect(await dropped(socket, 4000)).to.match(/^HTTP\/1\.1 408 /);
+      } finally {
+        clearInterval(trickle);
         socket.destroy();
       }
     });
