@@ -5,17 +5,14 @@
  * /produce sends `{"folder_id":…,"frame":"…"}` (or `"broadcast":true`) and the frame goes, built
  * once, to that folder's subscribers (or to everyone). Over IPC it answers `memory` with its
  * process.memoryUsage().
- * Its HTTP server is set up as the daemon's: the same listen backlog, and the handshake limit
- * given as the first argument (the daemon's handshake_timeout_ms), so that a client too slow to
- * send its upgrade request is dropped by both servers alike.
+ * It listens with the daemon's listen backlog; its HTTP timeouts are Node's defaults (a bare
+ * server has no slowloris defence).
  */
 import http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LISTEN_BACKLOG } from '../../src/server/port-gate.js';
 
-const handshakeMs = Number(process.argv[2]);
-if (!Number.isInteger(handshakeMs) || handshakeMs <= 0) throw new Error(`raw-ws-relay: the handshake limit (ms) is its first argument, got ${process.argv[2] ?? 'nothing'}`);
-const server = http.createServer({ headersTimeout: handshakeMs, requestTimeout: handshakeMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(handshakeMs / 4)) });
+const server = http.createServer();
 const wss = new WebSocketServer({ server, perMessageDeflate: false });
 const clients = new Set<WebSocket>();
 const byFolder = new Map<number, Set<WebSocket>>();

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_KEYS } from '../../src/config/schema.js';
 import { track } from './children.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -15,12 +14,9 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-/** The daemon's default handshake limit, which the relay applies too (ms). */
-export const RELAY_HANDSHAKE_MS = CONFIG_KEYS.handshake_timeout_ms.default;
-
 /** Starts raw-ws-relay.ts as its own process. */
 export function startRelay(): Promise<Relay> {
-  const child = track(spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'raw-ws-relay.ts'), String(RELAY_HANDSHAKE_MS)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+  const child = track(spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'raw-ws-relay.ts')], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const memory = () =>
     new Promise<NodeJS.MemoryUsage>((resolve, reject) => {

@@ -15,7 +15,6 @@ import { databaseFactory, runBench } from './bench-main.js';
 import { idlePollCost } from './idle-poll.js';
 import { startupTime } from './startup.js';
 import { LoadWorkers, LOCAL_ADDRESSES } from './load-workers.js';
-import { RELAY_HANDSHAKE_MS } from './relay.js';
 import { EVENTS_PER_SECOND, RETRY_DELAY_MS, retryCount, runRound, type RoundParts, type RoundResult } from './round.js';
 import { count, duration, median, mergeRetries, reasons, summaryTable, type WorkersRow } from './summary.js';
 import { kib } from './table.js';
@@ -104,7 +103,7 @@ async function main(): Promise<void> {
     `N = ${count(n)} clients in ${o.workers} load worker processes (source addresses ${LOCAL_ADDRESSES[0]}–${LOCAL_ADDRESSES.length}), loopback only; ${FOLDERS} folders, ${SUBSCRIPTIONS_PER_CLIENT} subscriptions per client, ` +
       `${CONNECTIONS_PER_USER} connections per user (per-user cap at its default), ${EVENTS_PER_SECOND} folder events/s for ${o.loadSeconds} s; a fresh server per round, ${o.rounds} rounds, medians shown`,
   );
-  console.log(`teampass-ws: serve --token-mode reusable, wake-up datagram after each INSERT; raw ws: the same connected/subscribe/fan-out with no auth, database or access check, behind the same HTTP handshake limit (${RELAY_HANDSHAKE_MS} ms, the daemon's default) and listen backlog; a failed attempt retries after ${RETRY_DELAY_MS} ms ± 50 %`);
+  console.log(`teampass-ws: serve --token-mode reusable, wake-up datagram after each INSERT; raw ws: the same connected/subscribe/fan-out with no auth, database or access check, the same listen backlog, Node's HTTP timeouts; a failed attempt retries after ${RETRY_DELAY_MS} ms ± 50 %`);
   console.log('');
 
   const workers = await LoadWorkers.start(o.workers);
