@@ -12,7 +12,7 @@ import { endConnection, sendError } from './notify.js';
 import type { OriginPolicy } from './origin.js';
 import type { SessionTeardown } from './session-teardown.js';
 import type { UpgradeRequest } from './upgrade-request.js';
-import { MessageRateLimiter, type FailedAuthLimiter } from './rate-limit.js';
+import { MessageRateLimiter, RateWindows, type FailedAuthLimiter } from './rate-limit.js';
 
 /** Messages a client may send before its authentication completes without being read further. */
 const INBOUND_HIGH_WATER = 64;
@@ -42,12 +42,15 @@ type State = 'awaiting_credential' | 'authenticating' | 'open' | 'closed';
 export interface LinkLimits {
   socket: ClientSocketOptions;
   inbound: InboundOptions;
+  /** Every client's message-rate window, in one shared pool. */
+  rateWindows: RateWindows;
 }
 
 export function linkLimits(config: LinkDeps['config']): LinkLimits {
   return {
     socket: { maxBufferedBytes: config.max_buffered_bytes, closeGraceMs: CLOSE_GRACE_MS },
     inbound: { maxMessageSize: config.max_message_size, highWater: INBOUND_HIGH_WATER, preAuthMaxBytes: config.max_message_size },
+    rateWindows: new RateWindows(config.rate_limit_messages, config.rate_limit_window_ms),
   };
 }
 
@@ -81,7 +84,7 @@ export class ClientLink implements ClientSocketEvents, InboundOwner {
   ) {
     const { config, metrics, limits } = deps;
     this.socket = new ClientSocket(ws, info, limits.socket, this);
-    this.inbound = new InboundQueue(this.socket, limits.inbound, new MessageRateLimiter(config.rate_limit_messages, config.rate_limit_window_ms), metrics, this);
+    this.inbound = new InboundQueue(this.socket, limits.inbound, new MessageRateLimiter(limits.rateWindows), metrics, this);
   }
 
   message(data: WebSocket.RawData): void {
@@ -158,6 +161,15 @@ export class ClientLink implements ClientSocketEvents, InboundOwner {
   }
 
   private async authenticate(credential: string, requestId: RequestId | undefined, request: UpgradeRequest | undefined): Promise<void> {
+    try {
+      await this.authenticateOnce(credential, requestId, request);
+    } finally {
+      // Not kept once done: shutdown only waits for one under way.
+      this.authenticating = undefined;
+    }
+  }
+
+  private async authenticateOnce(credential: string, requestId: RequestId | undefined, request: UpgradeRequest | undefined): Promise<void> {
     const { handshake, logger } = this.deps;
     this.state = 'authenticating';
     this.credentialWaitOver();

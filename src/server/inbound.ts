@@ -74,6 +74,7 @@ export class InboundQueue {
 
   close(): void {
     this.closed = true;
+    this.rate.release();
     this.items.length = 0;
     this.sizes.length = 0;
     this.queuedBytes = 0;

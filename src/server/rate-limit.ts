@@ -1,36 +1,99 @@
 import { addressKey, isLoopback } from './client-ip.js';
 
 /**
+ * The message-time rings of every connection of one configuration, in one Float64Array: a ring of
+ * `limit` slots each, handed out at a connection's first message and back at its close. A typed
+ * array of its own per connection cost about 280 bytes of objects around its 80 bytes of times.
+ */
+export class RateWindows {
+  private times: Float64Array;
+  /** Rings handed back, reused first. */
+  private readonly free: number[] = [];
+  private used = 0;
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+    initialRings = 64,
+  ) {
+    this.times = new Float64Array(limit * initialRings);
+  }
+
+  /** A ring's first index. */
+  take(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const start = this.used * this.limit;
+    if (start + this.limit > this.times.length) {
+      const grown = new Float64Array(this.times.length * 2);
+      grown.set(this.times);
+      this.times = grown;
+    }
+    this.used += 1;
+    return start;
+  }
+
+  give(start: number): void {
+    this.free.push(start);
+  }
+
+  get(i: number): number {
+    return this.times[i]!;
+  }
+
+  set(i: number, value: number): void {
+    this.times[i] = value;
+  }
+
+  /** Rings handed out and not given back. */
+  get inUse(): number {
+    return this.used - this.free.length;
+  }
+}
+
+/**
  * rate_limit_messages per rate_limit_window_ms for one connection, counted as the PHP daemon
  * does: a sliding window over the messages that were allowed (a fixed window lets twice the
  * limit through across its boundary). It keeps the times of the last `limit` allowed messages
- * in a ring, so memory is bounded by the limit, not by the traffic; refused messages are not
- * remembered.
+ * in a ring of the shared RateWindows, so memory is bounded by the limit, not by the traffic;
+ * refused messages are not remembered. `release` at the connection's close gives the ring back.
  */
 export class MessageRateLimiter {
-  private times: Float64Array | undefined;
-  /** Index of the oldest remembered time once the ring is full. */
+  /** The ring's first index in `windows`, from the first message on (-1: none yet). */
+  private ring = -1;
+  /** Offset of the oldest remembered time once the ring is full. */
   private oldest = 0;
   private count = 0;
+  private released = false;
+  private readonly windows: RateWindows;
 
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
+  constructor(windowsOrLimit: RateWindows | number, windowMs?: number) {
+    this.windows = typeof windowsOrLimit === 'number' ? new RateWindows(windowsOrLimit, windowMs ?? 1000, 1) : windowsOrLimit;
+  }
 
   /** Counts one message; false when `limit` messages were already allowed in the last window. */
   allow(nowMs = Date.now()): boolean {
-    // Allocated at the first message: most connections never send one.
-    const times = (this.times ??= new Float64Array(this.limit));
-    if (this.count < this.limit) {
-      times[this.count] = nowMs;
+    if (this.released) return false;
+    const { limit, windowMs } = this.windows;
+    // Taken at the first message: a connection that never sends one holds no ring.
+    if (this.ring < 0) this.ring = this.windows.take();
+    if (this.count < limit) {
+      this.windows.set(this.ring + this.count, nowMs);
       this.count += 1;
       return true;
     }
-    if (nowMs - times[this.oldest] < this.windowMs) return false;
-    times[this.oldest] = nowMs;
-    this.oldest = (this.oldest + 1) % this.limit;
+    if (nowMs - this.windows.get(this.ring + this.oldest) < windowMs) return false;
+    this.windows.set(this.ring + this.oldest, nowMs);
+    this.oldest = (this.oldest + 1) % limit;
     return true;
+  }
+
+  /** The connection closed: its ring goes back to the pool, and nothing more is allowed. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.ring >= 0) this.windows.give(this.ring);
+    this.ring = -1;
   }
 
   /** How many allowed-message times are kept (at most the limit). */

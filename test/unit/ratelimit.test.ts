@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { IncomingMessage } from 'node:http';
 import { clientAddress, TrustedProxies } from '../../src/server/client-ip.js';
-import { FailedAuthLimiter, MessageRateLimiter } from '../../src/server/rate-limit.js';
+import { FailedAuthLimiter, MessageRateLimiter, RateWindows } from '../../src/server/rate-limit.js';
 
 describe('rate limits', () => {
   describe('messages per connection', () => {
@@ -25,6 +25,32 @@ describe('rate limits', () => {
       for (let t = 0; t < 100_000; t++) if (limiter.allow(t)) allowed += 1;
       expect(allowed).to.equal(1000);
       expect(limiter.remembered).to.equal(10);
+    });
+  });
+
+  describe('the shared pool of message windows', () => {
+    it('keeps each connection its own window in one pool, growing it as connections come', () => {
+      const windows = new RateWindows(2, 1000, 1);
+      const limiters = Array.from({ length: 5 }, () => new MessageRateLimiter(windows));
+      expect(windows.inUse, 'no ring before a first message').to.equal(0);
+      for (const [i, l] of limiters.entries()) expect([l.allow(i), l.allow(i + 1), l.allow(i + 2)], `connection ${i}`).to.deep.equal([true, true, false]);
+      expect(windows.inUse).to.equal(5);
+      expect(limiters[0]!.allow(1000), 'the first one\'s window moved on, the others\' times untouched').to.equal(true);
+      expect(limiters[4]!.allow(1003)).to.equal(false);
+    });
+
+    it('gives a closed connection\'s window to the next one, clean, and allows nothing more on the closed one', () => {
+      const windows = new RateWindows(2, 1000, 1);
+      const first = new MessageRateLimiter(windows);
+      expect([first.allow(0), first.allow(1), first.allow(2)]).to.deep.equal([true, true, false]);
+      first.release();
+      first.release();
+      expect(windows.inUse).to.equal(0);
+      expect(first.allow(5000), 'a released limiter allows nothing').to.equal(false);
+      expect(windows.inUse, 'and takes no ring again').to.equal(0);
+      const next = new MessageRateLimiter(windows);
+      expect([next.allow(3), next.allow(4), next.allow(5)], 'the reused ring starts empty').to.deep.equal([true, true, false]);
+      expect(windows.inUse).to.equal(1);
     });
   });
 
