@@ -16,7 +16,7 @@ export interface DeliveryTarget {
   readonly isAdmin: boolean;
   readonly kbSubscribed: boolean;
   /** The folders subscribed to. */
-  readonly folders: ReadonlySet<number>;
+  readonly folders: readonly number[];
   isSubscribedToFolder(folderId: number): boolean;
   /** The current folder-access verdict (TeamPass's rule, cached per user; JWT allowed_folders applied). */
   mayAccessFolder(folderId: number): boolean;

@@ -109,7 +109,7 @@ export class Recovery {
 function replayTargets(target: DeliveryTarget, scope: ReplayScope | undefined): ReplayTargets {
   if (scope && 'folderId' in scope) return { broadcast: false, kb: false, folderIds: [scope.folderId] };
   if (scope) return { broadcast: false, kb: true, folderIds: [] };
-  return { userId: target.userId, broadcast: true, kb: target.kbSubscribed, folderIds: [...target.folders] };
+  return { userId: target.userId, broadcast: true, kb: target.kbSubscribed, folderIds: target.folders };
 }
 
 function inScope(event: { targetType: string; targetId: number | null }, scope: ReplayScope | undefined): boolean {

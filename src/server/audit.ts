@@ -14,9 +14,13 @@ export interface OpenedConnection {
 const BATCH_WINDOW_MS = 5;
 const BATCH_MAX_ROWS = 500;
 
-/** A connection's row as written: whether it exists, and its resource id (unique among open rows). */
+/**
+ * A connection's row: its resource id (unique among open rows), and whether it was written —
+ * a promise while the INSERT is under way, then the answer (the promise is not kept for the
+ * connection's lifetime).
+ */
 export interface AuditRow {
-  readonly written: Promise<boolean>;
+  written: Promise<boolean> | boolean;
   readonly resourceId: string;
 }
 
@@ -62,22 +66,23 @@ export class ConnectionAudit {
   opened(c: OpenedConnection): AuditRow {
     const resourceId = c.resourceId.slice(0, 50);
     const row = { userId: c.userId, resourceId, ip: c.ip.slice(0, 45) || null, userAgent: c.userAgent.slice(0, MAX_USER_AGENT) || null };
-    const written = this.track(
+    const audit: AuditRow = { written: true, resourceId };
+    audit.written = this.track(
       this.opens.add(row).then(
-        () => true,
+        () => (audit.written = true),
         (err: Error) => {
           this.openFailures.failed({ resource_id: c.resourceId, error: err.message });
-          return false;
+          return (audit.written = false);
         },
       ),
     );
-    return { written, resourceId };
+    return audit;
   }
 
   closed(row: AuditRow | null): Promise<void> {
-    if (!row) return Promise.resolve();
+    if (!row || row.written === false) return Promise.resolve();
     return this.track(
-      row.written.then(async (written) => {
+      Promise.resolve(row.written).then(async (written) => {
         if (!written) return;
         try {
           await this.closes.add(row.resourceId);

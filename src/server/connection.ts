@@ -17,8 +17,15 @@ const SENT_IDS_KEPT = 8_192;
  * see, and the event stream's order (ids ascending, no duplicate, live frames held back while a
  * replay runs).
  */
+const NO_FOLDERS: readonly number[] = Object.freeze([]);
+
 export class Connection implements DeliveryTarget {
-  readonly folders = new Set<number>();
+  /**
+   * The folders subscribed to, in subscription order: a small array replaced on each change, never
+   * changed in place (a Set of three costs about 80 bytes more per connection than an array of
+   * three, and subscriptions change rarely).
+   */
+  folders: readonly number[] = NO_FOLDERS;
   kbSubscribed = false;
   readonly connectedAtSec = Math.floor(Date.now() / 1000);
   /**
@@ -61,7 +68,23 @@ export class Connection implements DeliveryTarget {
   }
 
   isSubscribedToFolder(folderId: number): boolean {
-    return this.folders.has(folderId);
+    return this.folders.includes(folderId);
+  }
+
+  /** Adds the folder to the subscriptions; false when it was there already. */
+  addFolder(folderId: number): boolean {
+    if (this.folders.includes(folderId)) return false;
+    // concat sizes the new array exactly (a spread or a filter leaves room for more).
+    this.folders = this.folders.concat(folderId);
+    return true;
+  }
+
+  /** Removes the folder from the subscriptions; false when it was not there. */
+  removeFolder(folderId: number): boolean {
+    const at = this.folders.indexOf(folderId);
+    if (at < 0) return false;
+    this.folders = this.folders.length === 1 ? NO_FOLDERS : this.folders.slice(0, at).concat(this.folders.slice(at + 1));
+    return true;
   }
 
   mayAccessFolder(folderId: number): boolean {

@@ -34,7 +34,7 @@ export function broadcastKbViewers(ctx: Pick<ServerContext, 'presence' | 'regist
 export function revokeLostAccess(ctx: ServerContext, userId: number): number {
   let dropped = 0;
   for (const connection of [...ctx.registry.byUser(userId)]) {
-    for (const folderId of [...connection.folders]) {
+    for (const folderId of connection.folders) {
       if (connection.mayAccessFolder(folderId)) continue;
       ctx.registry.unsubscribeFolder(connection, folderId);
       const frame: RevocationFrame = { type: 'response', status: 'success', action: 'unsubscribed', channel: 'folder', folder_id: folderId, reason: 'access_revoked' };

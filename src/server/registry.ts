@@ -31,7 +31,7 @@ export class ConnectionRegistry implements ConnectionDirectory {
   /** Removes the connection and its subscriptions; true when it was the user's last one here. */
   remove(connection: Connection): boolean {
     if (!this.connections.delete(connection)) return false;
-    for (const folderId of [...connection.folders]) this.unsubscribeFolder(connection, folderId);
+    for (const folderId of connection.folders) this.unsubscribeFolder(connection, folderId);
     this.unsubscribeKb(connection);
     const set = this.users.get(connection.userId);
     set?.delete(connection);
@@ -54,8 +54,7 @@ export class ConnectionRegistry implements ConnectionDirectory {
   }
 
   subscribeFolder(connection: Connection, folderId: number): void {
-    if (connection.folders.has(folderId)) return;
-    connection.folders.add(folderId);
+    if (!connection.addFolder(folderId)) return;
     const set = this.folders.get(folderId) ?? new Set<Connection>();
     set.add(connection);
     this.folders.set(folderId, set);
@@ -63,7 +62,7 @@ export class ConnectionRegistry implements ConnectionDirectory {
   }
 
   unsubscribeFolder(connection: Connection, folderId: number): boolean {
-    if (!connection.folders.delete(folderId)) return false;
+    if (!connection.removeFolder(folderId)) return false;
     const set = this.folders.get(folderId);
     set?.delete(connection);
     if (set && set.size === 0) this.folders.delete(folderId);

@@ -26,7 +26,7 @@ export class RecordingTarget implements DeliveryTarget {
   static next = 0;
   readonly id = `rec-${++RecordingTarget.next}`;
   readonly received: Received[] = [];
-  readonly folders = new Set<number>();
+  folders: readonly number[] = [];
   readonly access = new Set<number>();
   kbSubscribed = false;
   closed: { code: number; reason: string } | undefined;
@@ -39,13 +39,13 @@ export class RecordingTarget implements DeliveryTarget {
   ) {}
 
   subscribe(folderId: number, accessible = true): this {
-    this.folders.add(folderId);
+    if (!this.folders.includes(folderId)) this.folders = [...this.folders, folderId];
     if (accessible) this.access.add(folderId);
     return this;
   }
 
   isSubscribedToFolder(folderId: number): boolean {
-    return this.folders.has(folderId);
+    return this.folders.includes(folderId);
   }
 
   mayAccessFolder(folderId: number): boolean {

@@ -164,7 +164,7 @@ forEachBackend('event bridge: polling and routing', (backend) => {
       await sleep(150);
       if (userId === 2) {
         bob.access.delete(10);
-        bob.folders.delete(10);
+        bob.folders = bob.folders.filter((f) => f !== 10);
       }
     };
     const changed = await insertEvent(producer, { event_type: 'folder_permission_changed', target_type: 'user', target_id: 2, payload: { role_id: 4, folders: [10], access: 'none' } });
