@@ -5,11 +5,14 @@ import { rejectUpgrade, sendJson } from './http-routes.js';
 import { SilentSockets } from './silent-sockets.js';
 
 /**
- * Connections the kernel queues for accept() (capped by net.core.somaxconn). Node's 511 overflows
- * when thousands of browsers reconnect at once after a redeploy: the dropped SYNs are retried
- * after 1 s, 3 s, 7 s…, and the storm takes ten times longer while the daemon sits idle.
+ * Connections the kernel queues for accept(); the kernel caps it at net.core.somaxconn (4096 on
+ * current kernels), so the host decides. Node's 511 overflows when thousands of browsers
+ * reconnect at once after a redeploy: dropped SYNs are retried after 1 s, 3 s, 7 s…, and while
+ * the queue stays full the kernel prunes half-open connections, whose clients then see resets.
+ * A host that expects storms larger than its somaxconn raises it (and
+ * net.ipv4.tcp_max_syn_backlog); the daemon then gets the larger queue without a change here.
  */
-export const LISTEN_BACKLOG = 4096;
+export const LISTEN_BACKLOG = 65535;
 
 type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
