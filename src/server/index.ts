@@ -201,11 +201,12 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     link.start(req, request, credentialWaitOver);
   };
 
+  const refuseWhileStopping = (socket: Duplex) => rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
   const upgrades = new UpgradeQueue((err) => logger.error('Could not complete a websocket upgrade', { error: (err as Error).message }));
   /** Writes the 101 and sets up the client's link, in its turn (see UpgradeQueue). */
   const completeUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
     if (socket.destroyed) return;
-    if (stopping) return rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
+    if (stopping) return refuseWhileStopping(socket);
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (credentialWaitOver) socket.off('close', credentialWaitOver);
       accept(ws, req, request, address, credentialWaitOver);
@@ -213,7 +214,7 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
   };
 
   const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (stopping) return rejectUpgrade(socket, 503, 'The daemon is shutting down; reconnect shortly.');
+    if (stopping) return refuseWhileStopping(socket);
     if (isHttpRoutePath(req.url)) {
       return rejectUpgrade(socket, 400, `${(req.url ?? '/').split('?')[0].slice(0, 200)} is an HTTP endpoint; connect the websocket to /ws (or any other path).`);
     }

@@ -56,7 +56,7 @@ const BAD_REQUEST_REPLY = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n
 export class PortGate {
   readonly httpServer: http.Server;
   private readonly held = new Set<HeldUpgrade>();
-  private silent: SilentSockets;
+  private readonly silent: SilentSockets;
   private onRequest: RequestHandler | undefined;
   private onUpgrade: UpgradeHandler | undefined;
   private bound: Promise<{ host: string; port: number }> | undefined;
