@@ -1,3 +1,5 @@
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import client from 'prom-client';
 
 /**
@@ -31,8 +33,11 @@ const EVENT_LOOP_SAMPLE_MS = 50;
 
 export function createMetrics(options: { processMetrics?: boolean; mode?: 'demo' | 'teampass' } = {}): Metrics {
   const registry = new client.Registry();
-  if (options.processMetrics ?? true) client.collectDefaultMetrics({ register: registry, prefix: 'teampass_ws_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const registers = [registry];
+  if (options.processMetrics ?? true) {
+    client.collectDefaultMetrics({ register: registry, prefix: 'teampass_ws_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    watchHeapAfterFullCollection(new client.Gauge({ name: 'teampass_ws_heap_after_full_gc_bytes', help: 'V8 heap in use just after the last full collection (0 before the first): what live objects hold; a leak makes it grow', registers }));
+  }
   // An info metric (always 1): a dashboard or an alert tells a demo from a real daemon by its label.
   new client.Gauge({ name: 'teampass_ws_info', help: 'What this daemon serves: mode demo (embedded demo data) or teampass', labelNames: ['mode'], registers })
     .labels(options.mode ?? 'teampass')
@@ -59,4 +64,20 @@ export function createMetrics(options: { processMetrics?: boolean; mode?: 'demo'
     messagesReceived: new client.Counter({ name: 'teampass_ws_messages_received_total', help: 'Client messages, by action', labelNames: ['action'], registers }),
     clientErrors: new client.Counter({ name: 'teampass_ws_client_errors_total', help: 'Error replies sent to clients, by error code', labelNames: ['error_code'], registers }),
   };
+}
+
+/**
+ * The heap used at the end of each full (mark-compact) collection, read when Node reports the
+ * collection: the live objects, without the garbage that the heap-used sawtooth carries between
+ * collections. Node's collection reports come at most once per event-loop turn; nothing else runs.
+ */
+function watchHeapAfterFullCollection(gauge: client.Gauge): void {
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as { detail?: { kind?: number } }).detail?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      gauge.set(v8.getHeapStatistics().used_heap_size);
+      return;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
 }
