@@ -169,6 +169,11 @@ export interface SoakProgress {
   failureReasons: Record<string, number>;
   /** Slow consumers' closes as they saw them, by close code (0: still open when they read again). */
   slowCloses: Record<string, number>;
+  /**
+   * Slow consumers still paused when the soak stopped them: the daemon may have closed them
+   * already (its counter has those), they had not read it yet.
+   */
+  slowUnread: number;
   /** Counted clients closed by the daemon, by close code (they reconnect with ?since=). */
   serverCloses: Record<string, number>;
 }

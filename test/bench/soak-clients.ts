@@ -125,6 +125,7 @@ export class SoakFleet {
   private reconnectFailures = 0;
   private notRecovered = 0;
   private readonly slowCloses: Record<string, number> = {};
+  private slowUnread = 0;
   private readonly serverCloses: Record<string, number> = {};
   /** Why reconnects failed: HTTP status, error frame, close code before the subscription, socket error. */
   private readonly failureReasons: Record<string, number> = {};
@@ -159,7 +160,10 @@ export class SoakFleet {
   async quiesce(cmd: SoakQuiesceCommand): Promise<SoakProgress> {
     this.running = false;
     clearInterval(this.churnTimer);
-    for (const ws of this.slow) ws.terminate();
+    for (const ws of this.slow) {
+      if (ws.isPaused) this.slowUnread += 1;
+      ws.terminate();
+    }
     this.slow.clear();
     const deadline = Date.now() + cmd.timeoutMs;
     while (this.liveCount() < this.clients.length && Date.now() < deadline) await pause(100);
@@ -182,6 +186,7 @@ export class SoakFleet {
       reconnectFailures: this.reconnectFailures,
       failureReasons: { ...this.failureReasons },
       slowCloses: { ...this.slowCloses },
+      slowUnread: this.slowUnread,
       serverCloses: { ...this.serverCloses },
     };
   }
@@ -308,12 +313,12 @@ export class SoakFleet {
             return;
         }
       });
-      ws.once('close', (code) => {
+      ws.once('close', (code, reason: Buffer) => {
         if (client.ws === ws) {
           client.live = false;
           client.ws = undefined;
         }
-        if (!subscribed) return fail(`closed ${code} before subscribed`);
+        if (!subscribed) return fail(`closed ${code}${reason.length > 0 ? ` (${reason.toString()})` : ''} before subscribed, ${stage}`);
         if (!client.leaving) bump(this.serverCloses, code);
         if (!this.closingAll) this.reconnectLater(client, client.leaving ? Math.random() * RECONNECT_SPREAD_MS : RETRY_MS);
       });

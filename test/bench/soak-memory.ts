@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { BenchInputError } from './env-options.js';
 import { procMemory, scrapeMetrics } from './process-memory.js';
 
 /** One reading of the daemon's memory during the soak. */
@@ -10,11 +12,17 @@ export interface MemorySample {
   heapTotal: number;
   /** Memory outside the V8 heap that JS objects hold (Buffers and the like; nodejs_external_memory_bytes). */
   external: number;
+  /** The heap in use just after the daemon's last full collection: its live objects (0 before the first). */
+  heapAfterFullGc: number;
+  /** Full collections so far (nodejs_gc_duration_seconds_count{kind="major"}). */
+  fullCollections: number;
 }
 
 export const HEAP_USED_METRIC = 'teampass_ws_nodejs_heap_size_used_bytes';
 const HEAP_TOTAL_METRIC = 'teampass_ws_nodejs_heap_size_total_bytes';
 const EXTERNAL_METRIC = 'teampass_ws_nodejs_external_memory_bytes';
+const HEAP_AFTER_FULL_GC_METRIC = 'teampass_ws_heap_after_full_gc_bytes';
+const FULL_COLLECTIONS_METRIC = 'teampass_ws_nodejs_gc_duration_seconds_count{kind="major"}';
 
 /** Least-squares slope of y over x (y units per x unit); 0 with fewer than two points. */
 export function leastSquaresSlope(points: Array<[number, number]>): number {
@@ -32,6 +40,55 @@ export function leastSquaresSlope(points: Array<[number, number]>): number {
 }
 
 /**
+ * Least squares of y = a + b·x + c·z: the slope `b` of y over x once the part that follows z is
+ * taken out, and `c`. When z does not vary apart from x (never moves, or moves with x alone),
+ * nothing can be told apart: b is the plain slope and c is 0.
+ */
+export function slopeBeside(points: Array<[x: number, z: number, y: number]>): { slope: number; perZ: number } {
+  const n = points.length;
+  if (n < 3) return { slope: leastSquaresSlope(points.map(([x, , y]) => [x, y])), perZ: 0 };
+  const mean = (k: 0 | 1 | 2) => points.reduce((a, p) => a + p[k], 0) / n;
+  const [mx, mz, my] = [mean(0), mean(1), mean(2)];
+  let sxx = 0;
+  let szz = 0;
+  let sxz = 0;
+  let sxy = 0;
+  let szy = 0;
+  for (const [x, z, y] of points) {
+    const [dx, dz, dy] = [x - mx, z - mz, y - my];
+    sxx += dx * dx;
+    szz += dz * dz;
+    sxz += dx * dz;
+    sxy += dx * dy;
+    szy += dz * dy;
+  }
+  const det = sxx * szz - sxz * sxz;
+  // z explains nothing x does not (a constant, or a straight function of x): the plain slope.
+  if (szz === 0 || det <= 1e-9 * sxx * szz) return { slope: sxx === 0 ? 0 : sxy / sxx, perZ: 0 };
+  return { slope: (sxy * szz - szy * sxz) / det, perZ: (szy * sxx - sxy * sxz) / det };
+}
+
+/** Each sample with the highest heap used seen from the first of them up to it. */
+export function withHeapPeak(samples: MemorySample[]): Array<{ sample: MemorySample; peak: number }> {
+  let peak = 0;
+  return samples.map((sample) => {
+    peak = Math.max(peak, sample.heapUsed);
+    return { sample, peak };
+  });
+}
+
+/** The heap after the latest full collection, once per sample that saw a new one: [seconds, bytes]. */
+export function afterEachFullGc(samples: MemorySample[]): Array<[number, number]> {
+  const points: Array<[number, number]> = [];
+  let seen = samples[0]?.fullCollections ?? 0;
+  for (const s of samples) {
+    if (s.fullCollections > seen && s.heapAfterFullGc > 0) points.push([s.atSec, s.heapAfterFullGc]);
+    seen = Math.max(seen, s.fullCollections);
+  }
+  return points;
+}
+
+/**
  * The lowest value in each window of `windowSec`: the heap right after a collection. Its slope is
  * what a leak moves; the sawtooth between collections averages out only over many windows.
  */
@@ -45,6 +102,20 @@ export function floors(samples: MemorySample[], windowSec: number, pick: (s: Mem
   }
   return [...byWindow.values()];
 }
+
+const CSV_COLUMNS: Array<keyof MemorySample> = ['atSec', 'rss', 'heapTotal', 'heapUsed', 'external', 'heapAfterFullGc', 'fullCollections'];
+
+/** Starts the samples file with its header line, so that a path that cannot be written stops the soak before it runs. */
+export function startSamplesFile(path: string): void {
+  try {
+    writeFileSync(path, `${CSV_COLUMNS.join(',')}\n`);
+  } catch (err) {
+    throw new BenchInputError(`TEAMPASS_WS_SOAK_SAMPLES=${path} cannot be written (${(err as Error).message}): give a file path in a writable directory, or unset it.`);
+  }
+}
+
+/** The samples as CSV lines (bytes and seconds), in the columns of the header. */
+export const samplesCsv = (samples: MemorySample[]) => samples.map((s) => `${CSV_COLUMNS.map((c) => s[c]).join(',')}\n`).join('');
 
 /** Bytes per second → KiB per minute. */
 export const kibPerMin = (bytesPerSec: number) => (bytesPerSec * 60) / 1024;
@@ -90,7 +161,7 @@ export class MemoryWatch {
         if (v === undefined) throw new Error(`/metrics has no ${name}`);
         return v;
       };
-      this.samples.push({ atSec, rss, heapUsed: read(HEAP_USED_METRIC), heapTotal: read(HEAP_TOTAL_METRIC), external: read(EXTERNAL_METRIC) });
+      this.samples.push({ atSec, rss, heapUsed: read(HEAP_USED_METRIC), heapTotal: read(HEAP_TOTAL_METRIC), external: read(EXTERNAL_METRIC), heapAfterFullGc: read(HEAP_AFTER_FULL_GC_METRIC), fullCollections: m.get(FULL_COLLECTIONS_METRIC) ?? 0 });
     } catch (err) {
       // A daemon too busy to answer /metrics is a finding of the soak, not the end of it.
       this.unanswered += 1;

@@ -13,6 +13,8 @@ export interface SoakOptions {
   workers: number;
   maxRssSlopeKibPerMin: number;
   maxHeapSlopeKibPerMin: number;
+  /** TEAMPASS_WS_SOAK_SAMPLES: a CSV file for every memory sample, to plot. */
+  samplesFile?: string;
 }
 
 export const CHURN_EVERY_SEC = 10;
@@ -27,8 +29,8 @@ const LIMITS = {
   TEAMPASS_WS_SOAK_EVENTS_PER_SEC: { min: 1, max: 100, fallback: 5, why: 'small events, each to a folder or a user (a broadcast goes every 10 s besides)' },
   TEAMPASS_WS_SOAK_CHURN_PERCENT: { min: 0, max: 50, fallback: 1, why: `share of the connections closed and reopened every ${CHURN_EVERY_SEC} s` },
   TEAMPASS_WS_SOAK_SLOW_CONSUMERS: { min: 0, max: 500, fallback: 50, why: 'each one may hold max_buffered_bytes in the daemon' },
-  TEAMPASS_WS_SOAK_MAX_RSS_SLOPE: { min: 1, max: 1_048_576, fallback: 2048, why: 'KiB per minute the daemon RSS outside the V8 heap (native memory, Buffers) may grow after the warm-up' },
-  TEAMPASS_WS_SOAK_MAX_HEAP_SLOPE: { min: 1, max: 1_048_576, fallback: 1024, why: 'KiB per minute the V8 heap floor may grow after the warm-up' },
+  TEAMPASS_WS_SOAK_MAX_RSS_SLOPE: { min: 1, max: 1_048_576, fallback: 2048, why: "KiB per minute the daemon RSS outside the V8 heap (native memory, Buffers) may grow with time after the warm-up, beside the heap's peaks" },
+  TEAMPASS_WS_SOAK_MAX_HEAP_SLOPE: { min: 1, max: 1_048_576, fallback: 1024, why: 'KiB per minute the V8 heap just after each full collection may grow after the warm-up' },
 } as const;
 
 /** Reads the soak's sizes and bounds from the environment; a bad value stops it before it starts. */
@@ -60,5 +62,6 @@ export function soakOptionsFromEnv(env: NodeJS.ProcessEnv): SoakOptions {
     workers,
     maxRssSlopeKibPerMin: read('TEAMPASS_WS_SOAK_MAX_RSS_SLOPE'),
     maxHeapSlopeKibPerMin: read('TEAMPASS_WS_SOAK_MAX_HEAP_SLOPE'),
+    ...(env.TEAMPASS_WS_SOAK_SAMPLES ? { samplesFile: env.TEAMPASS_WS_SOAK_SAMPLES } : {}),
   };
 }

@@ -7,6 +7,7 @@
  * memory slope, open files and timers are printed with a verdict; the exit code is non-zero
  * when an event was lost or memory grew beyond the bounds.
  */
+import { appendFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../src/db/index.js';
@@ -17,7 +18,7 @@ import { startDaemon, type BenchDaemon } from './daemon.js';
 import type { SoakProgress, SoakTally, SoakUser } from './load-messages.js';
 import { LoadWorkers, LOCAL_ADDRESSES } from './load-workers.js';
 import { openFds, procMemory, scrapeMetrics } from './process-memory.js';
-import { MemoryWatch } from './soak-memory.js';
+import { MemoryWatch, samplesCsv, startSamplesFile } from './soak-memory.js';
 import { CHURN_EVERY_SEC, soakOptionsFromEnv, type SoakOptions } from './soak-options.js';
 import { SoakProducer } from './soak-producer.js';
 import { reasons, soakReport, type DaemonResources } from './soak-report.js';
@@ -106,12 +107,13 @@ function shares(total: number, workers: number): Array<{ first: number; count: n
 }
 
 function sumProgress(parts: SoakProgress[]): SoakProgress {
-  const sum: SoakProgress = { live: 0, eventFrames: 0, reconnects: 0, reconnectFailures: 0, failureReasons: {}, slowCloses: {}, serverCloses: {} };
+  const sum: SoakProgress = { live: 0, eventFrames: 0, reconnects: 0, reconnectFailures: 0, failureReasons: {}, slowCloses: {}, slowUnread: 0, serverCloses: {} };
   for (const p of parts) {
     sum.live += p.live;
     sum.eventFrames += p.eventFrames;
     sum.reconnects += p.reconnects;
     sum.reconnectFailures += p.reconnectFailures;
+    sum.slowUnread += p.slowUnread;
     for (const [code, n] of Object.entries(p.slowCloses)) sum.slowCloses[code] = (sum.slowCloses[code] ?? 0) + n;
     for (const [code, n] of Object.entries(p.serverCloses)) sum.serverCloses[code] = (sum.serverCloses[code] ?? 0) + n;
     for (const [why, n] of Object.entries(p.failureReasons)) sum.failureReasons[why] = (sum.failureReasons[why] ?? 0) + n;
@@ -246,6 +248,7 @@ async function soak(o: SoakOptions): Promise<number> {
       resources: { before, atStart, atEnd, after },
     });
     for (const line of report.lines) console.log(line);
+    if (o.samplesFile) appendFileSync(o.samplesFile, samplesCsv(samples));
     console.log(`soak ran ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return report.passed ? 0 : 1;
   } catch (err) {
@@ -261,6 +264,7 @@ async function soak(o: SoakOptions): Promise<number> {
 let options: SoakOptions;
 try {
   options = soakOptionsFromEnv(process.env);
+  if (options.samplesFile) startSamplesFile(options.samplesFile);
 } catch (err) {
   console.error(`soak failed: ${(err as Error).message}`);
   process.exit(1);
