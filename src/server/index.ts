@@ -13,7 +13,7 @@ import { CloseCode, selectSubprotocol, type PingFrame } from '../protocol/index.
 import type { TeampassSettings } from '../teampass/index.js';
 import { ConnectionAudit } from './audit.js';
 import { ClientLink, linkLimits, type LinkDeps } from './client-link.js';
-import { DaemonWebSocket } from './client-socket.js';
+import { clientInfo, DaemonWebSocket } from './client-socket.js';
 import { handleMessage } from './actions.js';
 import { Handshake } from './handshake.js';
 import { SessionTeardown } from './session-teardown.js';
@@ -195,8 +195,7 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
   };
   const accept = (ws: DaemonWebSocket, req: http.IncomingMessage, request: UpgradeRequest, address: ClientAddress, credentialWaitOver?: () => void) => {
     counter += 1;
-    const userAgent = String(req.headers['user-agent'] ?? '');
-    const link = new ClientLink(ws, { ...address, userAgent }, `${instanceId}-${counter}`, linkDeps, forget);
+    const link = new ClientLink(ws, clientInfo(address, req.headers['user-agent']), `${instanceId}-${counter}`, linkDeps, forget);
     links.add(link);
     link.start(req, request, credentialWaitOver);
   };
