@@ -79,6 +79,19 @@ forEachBackend("folder access: TeamPass's rule", (backend) => {
     expect([...(await access(user.id)).folders]).to.deep.equal([folder]);
   });
 
+  it('gives users without read-only or personal folders one shared empty set, not one each (memory per connected user)', async () => {
+    const folder = await addFolder(db);
+    const users = await Promise.all([1, 2].map(() => seedUser(db)));
+    for (const u of users) await grantFolder(db, u.id, folder);
+    const [a, b] = await Promise.all(users.map((u) => access(u.id)));
+    expect([...a!.folders]).to.deep.equal([folder]);
+    expect(a!.readOnly.size + a!.personal.size).to.equal(0);
+    expect(a!.readOnly, 'read-only').to.equal(b!.readOnly);
+    expect(a!.personal, 'personal').to.equal(b!.readOnly);
+    const nobody = await access(999_999);
+    expect(nobody.folders).to.equal(a!.readOnly);
+  });
+
   it('removes forbidden folders, whatever grants them', async () => {
     const [a, b] = [await addFolder(db), await addFolder(db)];
     const role = await addRole(db, { [a]: 'W' });
