@@ -40,6 +40,25 @@ export function leastSquaresSlope(points: Array<[number, number]>): number {
 }
 
 /**
+ * The median of the slopes between every two points (Theil–Sen): a steady rise moves every pair,
+ * one point off the line (a collection that ran during a burst of queued frames) moves few of
+ * them. 0 with fewer than two points.
+ */
+export function medianSlope(points: Array<[number, number]>): number {
+  const slopes: number[] = [];
+  for (let i = 0; i < points.length; i += 1) {
+    for (let j = i + 1; j < points.length; j += 1) {
+      const dx = points[j]![0] - points[i]![0];
+      if (dx !== 0) slopes.push((points[j]![1] - points[i]![1]) / dx);
+    }
+  }
+  if (slopes.length === 0) return 0;
+  slopes.sort((a, b) => a - b);
+  const mid = slopes.length >> 1;
+  return slopes.length % 2 ? slopes[mid]! : (slopes[mid - 1]! + slopes[mid]!) / 2;
+}
+
+/**
  * Least squares of y = a + b·x + c·z: the slope `b` of y over x once the part that follows z is
  * taken out, and `c`. When z does not vary apart from x (never moves, or moves with x alone),
  * nothing can be told apart: b is the plain slope and c is 0.

@@ -3,7 +3,7 @@ import { BenchInputError } from '../bench/env-options.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEachFullGc, floors, kibPerMin, leastSquaresSlope, samplesCsv, slopeBeside, startSamplesFile, type MemorySample } from '../bench/soak-memory.js';
+import { afterEachFullGc, floors, kibPerMin, leastSquaresSlope, medianSlope, samplesCsv, slopeBeside, startSamplesFile, type MemorySample } from '../bench/soak-memory.js';
 import { soakOptionsFromEnv } from '../bench/soak-options.js';
 import { soakReport, type DaemonResources } from '../bench/soak-report.js';
 import type { SoakTally } from '../bench/load-messages.js';
@@ -148,6 +148,18 @@ describe('npm run soak: trends', () => {
     expect(fit.perZ).to.be.closeTo(0.5, 1e-9);
     // A second figure that never moves explains nothing: the plain slope.
     expect(slopeBeside(points.map(([x, , y]) => [x, 3, y])).slope).to.be.closeTo(leastSquaresSlope(points.map(([x, , y]) => [x, y])), 1e-9);
+  });
+
+  it('gives the median of pairwise slopes: a steady rise in full, one point off the line hardly at all', () => {
+    const line: Array<[number, number]> = Array.from({ length: 10 }, (_, i) => [i * 50, 90e6 + i * 50 * 1000]);
+    expect(medianSlope(line)).to.be.closeTo(1000, 1e-9);
+    const flat: Array<[number, number]> = Array.from({ length: 10 }, (_, i) => [i * 50, 90e6 + (i % 2) * 1e6]);
+    expect(medianSlope(flat)).to.equal(0);
+    // One collection during a burst, near the end: least squares follows it, the median does not.
+    const burst = flat.map(([t, v], i): [number, number] => [t, i === 8 ? v + 25e6 : v]);
+    expect(kibPerMin(leastSquaresSlope(burst))).to.be.above(1024);
+    expect(kibPerMin(medianSlope(burst))).to.be.below(100);
+    expect(medianSlope([[5, 1]])).to.equal(0);
   });
 
   it('takes the heap after a full collection once per collection a sample saw', () => {
