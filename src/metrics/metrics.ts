@@ -69,7 +69,8 @@ export function createMetrics(options: { processMetrics?: boolean; mode?: 'demo'
 /**
  * The heap used at the end of each full (mark-compact) collection, read when Node reports the
  * collection: the live objects, without the garbage that the heap-used sawtooth carries between
- * collections. Node's collection reports come at most once per event-loop turn; nothing else runs.
+ * collections. Node hands the observer the collections of a turn in one batch; the young-generation
+ * ones are skipped, and nothing runs between collections.
  */
 function watchHeapAfterFullCollection(gauge: client.Gauge): void {
   const observer = new PerformanceObserver((list) => {

@@ -20,7 +20,7 @@ export interface ClientInfo {
 
 /**
  * A client's info, kept for as long as it is connected. Spelled out as one literal: V8 gives an
- * object spread from another one a hidden class of its own once spreads are many (about 170 bytes
+ * object spread from another one a hidden class of its own once spreads are many (about 190 bytes
  * per connection); literals of one shape share one.
  */
 export function clientInfo(address: { ip: string; viaTrustedProxy: boolean }, userAgent: string | undefined): ClientInfo {

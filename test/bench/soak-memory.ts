@@ -108,8 +108,8 @@ export function afterEachFullGc(samples: MemorySample[]): Array<[number, number]
 }
 
 /**
- * The lowest value in each window of `windowSec`: the heap right after a collection. Its slope is
- * what a leak moves; the sawtooth between collections averages out only over many windows.
+ * The lowest value in each window of `windowSec`: near the heap right after a collection, as close
+ * as a sample happened to fall (printed; the heap after each full collection is what is judged).
  */
 export function floors(samples: MemorySample[], windowSec: number, pick: (s: MemorySample) => number): Array<[number, number]> {
   const byWindow = new Map<number, [number, number]>();
