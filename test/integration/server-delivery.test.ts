@@ -149,6 +149,10 @@ forEachBackend('serve: event delivery to a connection', (backend) => {
         { type: 'task_progress', target: 'user', targetId: user.id },
         { type: 'task_progress', target: 'user', targetId: user.id },
       ]);
+      // As cleanup would, once the daemon is done with the rows: deleting one while its UPDATE
+      // marking them processed runs can deadlock in InnoDB (the daemon retries its own side).
+      const processed = async () => (await db.knex(db.t.events).whereIn('id', ids).andWhere('processed', 1)).length === ids.length;
+      await waitFor(processed, 'the daemon marks the events processed');
       await db.knex(db.t.events).where('id', ids[0]).delete();
       const { first } = await open(`&since=${ids[0] - 1}`);
       expect(first.recovered).to.equal(false);
