@@ -65,7 +65,8 @@ export function medianSlope(points: Array<[number, number]>): number {
  */
 export function slopeBeside(points: Array<[x: number, z: number, y: number]>): { slope: number; perZ: number } {
   const n = points.length;
-  if (n < 3) return { slope: leastSquaresSlope(points.map(([x, , y]) => [x, y])), perZ: 0 };
+  const plain = () => ({ slope: leastSquaresSlope(points.map(([x, , y]) => [x, y])), perZ: 0 });
+  if (n < 3) return plain();
   const mean = (k: 0 | 1 | 2) => points.reduce((a, p) => a + p[k], 0) / n;
   const [mx, mz, my] = [mean(0), mean(1), mean(2)];
   let sxx = 0;
@@ -83,7 +84,7 @@ export function slopeBeside(points: Array<[x: number, z: number, y: number]>): {
   }
   const det = sxx * szz - sxz * sxz;
   // z explains nothing x does not (a constant, or a straight function of x): the plain slope.
-  if (szz === 0 || det <= 1e-9 * sxx * szz) return { slope: sxx === 0 ? 0 : sxy / sxx, perZ: 0 };
+  if (szz === 0 || det <= 1e-9 * sxx * szz) return plain();
   return { slope: (sxy * szz - szy * sxz) / det, perZ: (szy * sxx - sxy * sxz) / det };
 }
 
