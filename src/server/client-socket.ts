@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { WireFrame } from '../delivery.js';
 import { CloseCode, wireCloseCode } from '../protocol/index.js';
@@ -37,12 +38,57 @@ export interface ClientSocketEvents {
   slowConsumer(): void;
 }
 
+/** RFC 6455 §5.2: FIN set, text opcode, no mask (a server's frames are never masked). */
+const FIN_TEXT = 0x81;
+
+/** The whole frame of an unfragmented text message: the header, then the payload's bytes. */
+export function textFrameBytes(payload: Buffer): Buffer {
+  const n = payload.length;
+  const headerLength = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const bytes = Buffer.allocUnsafe(headerLength + n);
+  bytes[0] = FIN_TEXT;
+  if (headerLength === 2) {
+    bytes[1] = n;
+  } else if (headerLength === 4) {
+    bytes[1] = 126;
+    bytes.writeUInt16BE(n, 2);
+  } else {
+    bytes[1] = 127;
+    bytes.writeBigUInt64BE(BigInt(n), 2);
+  }
+  payload.copy(bytes, headerLength);
+  return bytes;
+}
+
+/**
+ * The frame of the payload last framed, kept while the same payload goes to more clients: an
+ * event's bytes (one Buffer for all its recipients) are framed for the first and reused for the
+ * rest, so a delivery is one write of bytes already on hand.
+ */
+let lastPayload: Buffer | undefined;
+let lastFrame: Buffer | undefined;
+
+export function framedOnce(payload: Buffer): Buffer {
+  if (payload !== lastPayload || lastFrame === undefined) {
+    lastFrame = textFrameBytes(payload);
+    lastPayload = payload;
+  }
+  return lastFrame;
+}
+
 /**
  * The daemon's WebSocket class (the server's `WebSocket` option): it points to the ClientSocket
  * serving it, so one set of listener functions serves every client instead of closures per client.
  */
 export class DaemonWebSocket extends WebSocket {
   client: ClientSocket | undefined = undefined;
+  /**
+   * The TCP socket the server handed to `ws` with the upgrade. Frames framed once for many
+   * clients are written to it directly: `ws` writes its own frames to the same socket in the
+   * order they are sent, because its sender never queues here (the server turns
+   * permessage-deflate off and sends no Blob), and `bufferedAmount` counts both.
+   */
+  transport: Duplex | undefined = undefined;
 
   /** The ws library closes by itself with 1009 on a frame over max_frame_bytes: that close follows the same choice of code as ours. */
   override close(code?: number, reason?: string | Buffer): void {
@@ -130,7 +176,10 @@ export class ClientSocket {
     return this.ws.bufferedAmount + this.heldBytes;
   }
 
-  /** Text frames only (a Buffer holds a text frame's UTF-8 bytes). */
+  /**
+   * Text frames only (a Buffer holds a text frame's UTF-8 bytes, the same Buffer for every
+   * recipient of one event: it is framed once, see framedOnce).
+   */
   send(frame: WireFrame): void {
     if (!this.isOpen) return;
     if (this.held) {
@@ -143,7 +192,9 @@ export class ClientSocket {
       this.slow();
       return;
     }
-    this.ws.send(frame, TEXT);
+    const transport = this.ws.transport;
+    if (typeof frame === 'string' || transport === undefined) this.ws.send(frame, TEXT);
+    else transport.write(framedOnce(frame));
   }
 
   /**

@@ -207,6 +207,7 @@ export function createServer<F extends EventFeed>(deps: ServerDeps<F>): Teampass
     if (socket.destroyed) return;
     if (stopping) return refuseWhileStopping(socket);
     wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.transport = socket;
       if (credentialWaitOver) socket.off('close', credentialWaitOver);
       accept(ws, req, request, address, credentialWaitOver);
     });
