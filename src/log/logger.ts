@@ -81,11 +81,18 @@ export function createLogger(options: LoggerOptions): Logger {
   let closing: Promise<void> | undefined;
   // A line logged once close() began (a late timer, a summary at the end of its minute) is
   // dropped: written to the ended stream it would throw "write after end" and end the process.
+  // A line below the level stops here: winston would serialise it and pass it down its streams
+  // before each transport dropped it (a line per connection opened and closed, in a storm).
+  const at =
+    (level: LogLevel) =>
+    (m: string, meta?: Record<string, unknown>): void => {
+      if (closing === undefined && logger.isLevelEnabled(level)) logger.log(level, m, meta);
+    };
   return {
-    error: (m, meta) => void (closing ?? logger.error(m, meta)),
-    warn: (m, meta) => void (closing ?? logger.warn(m, meta)),
-    info: (m, meta) => void (closing ?? logger.info(m, meta)),
-    debug: (m, meta) => void (closing ?? logger.debug(m, meta)),
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
     reopen: () => file?.reopen('signal'),
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
