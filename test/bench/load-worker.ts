@@ -4,6 +4,7 @@
  * not share its process with them. Commands arrive over IPC (load-messages.ts); the worker exits
  * as soon as the bench goes away.
  */
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { AwaitCommand, OpenCommand, RetryReasons, StormCommand, WorkerReply, WorkerRequest } from './load-messages.js';
@@ -12,6 +13,8 @@ import { SoakFleet } from './soak-clients.js';
 
 interface Held {
   ws: WebSocket;
+  /** Its TCP socket, to end it with a reset (drop). */
+  socket: Socket | null;
   index: number;
   /** The token it connects with next: the first, then each `connected`'s reconnect_token. */
   token: string | undefined;
@@ -35,6 +38,19 @@ function reply(message: WorkerReply): void {
 
 function lostSummary(): string {
   return [...lostByCode].map(([code, n]) => `${n} × ${code}`).join(', ');
+}
+
+/**
+ * Ends a held connection with a TCP reset rather than a FIN: the worker's end of a connection it
+ * closes first would otherwise stay in TIME_WAIT for a minute, and with tens of thousands of
+ * those every later connect() from the same source addresses (this round's storm, the next
+ * round, the next target) spends its CPU in the kernel searching for a free port. That cost
+ * fell on whichever target came second and swamped the server's own.
+ */
+function drop(h: Held): void {
+  h.ws.removeAllListeners('close');
+  if (h.socket && !h.socket.destroyed) h.socket.resetAndDestroy();
+  h.ws.terminate();
 }
 
 function onFrame(h: Held, data: WebSocket.RawData): void {
@@ -66,6 +82,10 @@ function attempt(cmd: OpenCommand, h: Held): Promise<void> {
       handshakeTimeout: cmd.timeoutMs,
     });
     let ready = false;
+    let socket: Socket | null = null;
+    ws.once('upgrade', (res) => {
+      socket = res.socket;
+    });
     const fail = (why: string) => {
       if (ready) return;
       ready = true;
@@ -79,6 +99,7 @@ function attempt(cmd: OpenCommand, h: Held): Promise<void> {
       ready = true;
       clearTimeout(timer);
       h.ws = ws;
+      h.socket = socket;
       ws.removeAllListeners('message');
       ws.on('message', (data) => onFrame(h, data));
       resolve();
@@ -137,7 +158,7 @@ async function open(cmd: OpenCommand): Promise<{ opened: number; retries: RetryR
     while (next < cmd.count) {
       const index = cmd.first + next;
       next += 1;
-      const h: Held = { ws: undefined as unknown as WebSocket, index, token: cmd.tokens ? cmd.tokens[index % cmd.tokens.length]! : undefined, reached: false };
+      const h: Held = { ws: undefined as unknown as WebSocket, socket: null, index, token: cmd.tokens ? cmd.tokens[index % cmd.tokens.length]! : undefined, reached: false };
       await connect(cmd, h, retries, RETRY_DELAY_MS, deadline);
       held.push(h);
     }
@@ -153,10 +174,7 @@ async function storm(cmd: StormCommand): Promise<{ droppedAt: number; readyAt: n
   const retries: RetryReasons = {};
   armed = undefined;
   const droppedAt = wallClockMs();
-  for (const h of held) {
-    h.ws.removeAllListeners('close');
-    h.ws.terminate();
-  }
+  for (const h of held) drop(h);
   const deadline = Date.now() + cmd.timeoutMs;
   let readyAt = droppedAt;
   await Promise.all(
@@ -200,10 +218,7 @@ function awaitMarker(cmd: AwaitCommand): Promise<{ lastAt: number }> {
 function closeAll(): { closed: number } {
   const closed = held.length + soak.closeAll();
   armed = undefined;
-  for (const h of held.splice(0)) {
-    h.ws.removeAllListeners('close');
-    h.ws.terminate();
-  }
+  for (const h of held.splice(0)) drop(h);
   lostByCode.clear();
   return { closed };
 }
