@@ -4,9 +4,17 @@ import { shutdownMariaDb, type MariaDbServer } from '../helpers/mariadb.js';
 import { killChildren } from './children.js';
 import { BenchInputError } from './env-options.js';
 
-/** A fresh, empty database on the run's MariaDB, or a SQLite file where there is none. */
+/**
+ * A fresh, empty database on the run's MariaDB, or a SQLite file where there is none. The
+ * daemon reaches a local MariaDB over its unix socket, as it does on a TeamPass host whose
+ * settings.php says DB_HOST localhost (PHP's mysqli takes the socket for that name too).
+ */
 export function databaseFactory(server: MariaDbServer | null): () => Promise<string> {
-  return async () => (server ? server.createDatabase() : `sqlite:${path.join(tempDir('tpws-bench-'), 'bench.sqlite')}`);
+  return async () => {
+    if (!server) return `sqlite:${path.join(tempDir('tpws-bench-'), 'bench.sqlite')}`;
+    const url = await server.createDatabase();
+    return server.socketPath ? `${url}?socket=${encodeURIComponent(server.socketPath)}` : url;
+  };
 }
 
 async function cleanUp(): Promise<void> {

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     `N = ${count(n)} clients in ${o.workers} load worker processes (source addresses ${LOCAL_ADDRESSES[0]}–${LOCAL_ADDRESSES.length}), loopback only; ${FOLDERS} folders, ${SUBSCRIPTIONS_PER_CLIENT} subscriptions per client, ` +
       `${CONNECTIONS_PER_USER} connections per user (per-user cap at its default), ${EVENTS_PER_SECOND} folder events/s for ${o.loadSeconds} s; a fresh server per round, ${o.rounds} rounds, medians shown`,
   );
-  console.log(`teampass-ws: serve --token-mode reusable, wake-up datagram after each INSERT; raw ws: the same connected/subscribe/fan-out with no auth, database or access check, the same listen backlog, Node's HTTP timeouts; a failed attempt retries after ${RETRY_DELAY_MS} ms ± 50 %`);
+  console.log(`teampass-ws: serve --token-mode reusable, the database over its unix socket where it has one, wake-up datagram after each INSERT; raw ws: the same connected/subscribe/fan-out with no auth, database or access check, the same listen backlog, Node's HTTP timeouts; a failed attempt retries after ${RETRY_DELAY_MS} ms ± 50 %`);
   console.log('');
 
   const workers = await LoadWorkers.start(o.workers);

@@ -19,6 +19,8 @@ export interface MariaDbServer {
   readonly password: string;
   /** A root URL without a database. */
   readonly baseUrl: string;
+  /** Its unix socket, when it has one on this machine. */
+  readonly socketPath: string | undefined;
   /** Creates an empty database and returns its URL. */
   createDatabase(name?: string): Promise<string>;
   /** Stops the server (for outage tests); `start` brings the same data back on the same port. */
@@ -84,6 +86,10 @@ class ManagedMariaDb implements MariaDbServer {
     return `mysql://root@127.0.0.1:${this.port}/`;
   }
 
+  get socketPath(): string {
+    return path.join(this.dir, 'mysqld.sock');
+  }
+
   createDatabase(name = uniqueName()): Promise<string> {
     return createDb(this.baseUrl, name);
   }
@@ -95,7 +101,7 @@ class ManagedMariaDb implements MariaDbServer {
       `--datadir=${path.join(this.dir, 'data')}`,
       `--port=${this.port}`,
       `--bind-address=127.0.0.1`,
-      `--socket=${path.join(this.dir, 'mysqld.sock')}`,
+      `--socket=${this.socketPath}`,
       `--pid-file=${path.join(this.dir, 'mysqld.pid')}`,
       `--log-error=${path.join(this.dir, 'error.log')}`,
       '--skip-name-resolve',
@@ -144,6 +150,7 @@ class ManagedMariaDb implements MariaDbServer {
 
 class ExternalMariaDb implements MariaDbServer {
   readonly managed = false;
+  readonly socketPath = undefined;
   readonly host: string;
   readonly port: number;
   readonly user: string;
