@@ -29,6 +29,12 @@ export interface MariaDbServer {
   readonly managed: boolean;
 }
 
+interface RunState {
+  shared: Promise<MariaDbServer | null> | undefined;
+  managed: ManagedMariaDb | undefined;
+}
+const RUN = Symbol.for('teampass-ws test MariaDB');
+
 const SEARCH = ['/usr/sbin/mariadbd', '/usr/bin/mariadbd', '/usr/sbin/mysqld', '/usr/local/bin/mariadbd'];
 
 function findBinary(name: string, extra: string[]): string | undefined {
@@ -174,8 +180,12 @@ class ExternalMariaDb implements MariaDbServer {
   async start(): Promise<void> {}
 }
 
-let shared: Promise<MariaDbServer | null> | undefined;
-let managed: ManagedMariaDb | undefined;
+/**
+ * The run's server, kept on globalThis: mocha loads spec files and root hooks as CommonJS
+ * (through tsx), and an import() of this file gives an ES module instance of it, whose own
+ * variables would boot a second server that the root hook never stops.
+ */
+const run = ((globalThis as { [RUN]?: RunState })[RUN] ??= { shared: undefined, managed: undefined });
 
 async function boot(): Promise<MariaDbServer | null> {
   const binary = findBinary('mariadbd', SEARCH);
@@ -198,7 +208,8 @@ async function boot(): Promise<MariaDbServer | null> {
       writeFileSync(path.join(dir, 'install.log'), `${init.stdout}\n${init.stderr}`);
       throw new Error(`mariadb-install-db failed (exit ${init.status}): ${init.stderr.slice(-500)}`);
     }
-    managed = new ManagedMariaDb(binary, dir, await freePort());
+    const managed = new ManagedMariaDb(binary, dir, await freePort());
+    run.managed = managed;
     await managed.start();
     return managed;
   }
@@ -212,13 +223,13 @@ async function boot(): Promise<MariaDbServer | null> {
 
 /** The shared test server, or null on a developer machine without MariaDB (never in CI). */
 export function mariaDb(): Promise<MariaDbServer | null> {
-  shared ??= boot();
-  return shared;
+  run.shared ??= boot();
+  return run.shared;
 }
 
 /** Called once after the whole run (root hook). */
 export async function shutdownMariaDb(): Promise<void> {
-  await managed?.destroy();
-  managed = undefined;
-  shared = undefined;
+  await run.managed?.destroy();
+  run.managed = undefined;
+  run.shared = undefined;
 }
