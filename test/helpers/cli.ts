@@ -27,15 +27,20 @@ export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 /** Runs `teampass-ws <args>` as a process, as an admin would. */
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return runNode([BIN, ...args], `teampass-ws ${args.join(' ')}`, opts);
+}
+
+/** Runs a Node.js script (`argv`: the script, then its arguments) as a process, output collected. */
+export function runNode(argv: string[], label: string, opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: 'pipe' });
+    const child = spawn(process.execPath, argv, { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`teampass-ws ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(new Error(`${label} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, opts.timeoutMs ?? 30_000);
     child.on('error', reject);
     child.on('close', (code) => {
